@@ -1,0 +1,87 @@
+/*
+ * pagepool.h — the public API of pagepool.
+ *
+ * pagepool is a malloc for Linux built on a buddy page pool. Programs get it in one of two ways:
+ *   - LD_PRELOAD=libpagepool.so (or -lpagepool): the whole malloc family is replaced;
+ *   - -lpagepool_core: only the pp_* names below, next to the C library's malloc.
+ * Every pp_* function has the semantics of the C library function of the same name
+ * (errno on failure, overflow checks, free(NULL) is a no-op, free preserves errno).
+ */
+#ifndef PAGEPOOL_H
+#define PAGEPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PAGEPOOL_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define PP_API __attribute__((visibility("default")))
+#define PP_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#else
+#define PP_API
+#define PP_MALLOC_ATTR
+#endif
+
+/* ---- The malloc family ---- */
+PP_API PP_MALLOC_ATTR void *pp_malloc(size_t size);
+PP_API void pp_free(void *ptr);
+PP_API PP_MALLOC_ATTR void *pp_calloc(size_t nmemb, size_t size);
+PP_API void *pp_realloc(void *ptr, size_t size);
+PP_API void *pp_reallocarray(void *ptr, size_t nmemb, size_t size);
+PP_API PP_MALLOC_ATTR void *pp_memalign(size_t alignment, size_t size);
+PP_API int pp_posix_memalign(void **out, size_t alignment, size_t size);
+PP_API PP_MALLOC_ATTR void *pp_aligned_alloc(size_t alignment, size_t size);
+PP_API PP_MALLOC_ATTR void *pp_valloc(size_t size);
+PP_API PP_MALLOC_ATTR void *pp_pvalloc(size_t size);
+PP_API size_t pp_malloc_usable_size(const void *ptr);
+PP_API void pp_free_sized(void *ptr, size_t size);
+PP_API void pp_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+
+/* ---- Memory return ---- */
+/* Release everything releasable: every thread's page cache, empty slabs, free pages (MADV_DONTNEED).
+ * Returns the number of bytes released to the OS. */
+PP_API size_t pp_reclaim(void);
+/* glibc's malloc_trim: 1 if memory was released, else 0. */
+PP_API int pp_malloc_trim(size_t pad);
+
+/* ---- Statistics ---- */
+/* Every byte the pool has mapped is in exactly one of: in_use (slabs and large blocks handed out,
+ * including free objects inside live slabs), free_hot, free_cold, cached (per-thread page caches),
+ * bank (whole free regions held by the region bank). mapped = in_use + free_hot + free_cold +
+ * cached + bank, up to concurrent updates. */
+struct pp_stats {
+    size_t mapped;          /* bytes of regions mapped from the OS (pool + huge blocks) */
+    size_t in_use;          /* bytes of pages handed to slabs and large/huge blocks */
+    size_t free_hot;        /* bytes free in the buddy pools, resident */
+    size_t free_cold;       /* bytes free in the buddy pools, released with madvise */
+    size_t cached;          /* bytes in per-thread page caches */
+    size_t bank;            /* bytes of whole free regions held by the region bank */
+    size_t huge;            /* bytes of huge (multi-region) blocks, part of in_use */
+    uint64_t slow_calls;    /* slow-path entries (fast-path calls are not counted) */
+    uint64_t mmap_calls;    /* mmap calls made for the pool */
+    uint64_t munmap_calls;  /* munmap calls */
+    uint64_t madvise_calls; /* madvise calls that released memory */
+    size_t released;        /* bytes released to the OS with madvise, cumulative */
+    uint64_t threads;       /* thread heaps ever created */
+    uint64_t threads_live;  /* thread heaps currently attached to a thread */
+    uint64_t nodes;         /* NUMA nodes (pools) in use */
+};
+PP_API void pp_stats_get(struct pp_stats *out);
+/* Print the statistics, human readable, to fd (no malloc). */
+PP_API void pp_stats_print(int fd);
+
+/* ---- Errors ---- */
+/* Called for a detected misuse (invalid or double free) before pagepool aborts; msg is the one-line
+ * error. If the handler returns, pagepool aborts. Tests use it to intercept. */
+typedef void pp_error_handler_t(const char *msg, void *arg);
+PP_API void pp_set_error_handler(pp_error_handler_t *fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PAGEPOOL_H */

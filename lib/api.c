@@ -1,0 +1,87 @@
+/*
+ * api.c — the pp_* entry points: the C library's semantics (errno, EINVAL, overflow) on top of the
+ * heap. preload/preload.c gives the same functions their C library names.
+ * Layer: top of the core; calls fastpath.h and heap.c.
+ */
+#include "fastpath.h"
+#include <pagepool.h>
+
+static inline bool pow2(size_t x) { return x && !(x & (x - 1)); }
+
+PP_API void *pp_malloc(size_t size) { return pp_malloc_fast(size); }
+PP_API void pp_free(void *p) { pp_free_fast(p, "free"); }
+PP_API void *pp_calloc(size_t n, size_t size) { return pp_heap_calloc(n, size); }
+PP_API void *pp_realloc(void *p, size_t size)
+{
+    if (p && size == 0) {                   /* glibc: realloc(p, 0) frees and returns NULL */
+        pp_free_fast(p, "realloc");
+        return NULL;
+    }
+    return pp_heap_realloc(p, size, "realloc");
+}
+
+PP_API void *pp_reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pp_realloc(p, total);
+}
+
+PP_API void *pp_memalign(size_t align, size_t size)
+{
+    if (!pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return pp_heap_malloc_aligned(align, size, false);
+}
+
+PP_API void *pp_aligned_alloc(size_t align, size_t size) { return pp_memalign(align, size); }
+
+PP_API int pp_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (!pow2(align) || align % sizeof(void *))
+        return EINVAL;
+    int saved = errno;
+    void *p = pp_heap_malloc_aligned(align, size, false);
+    errno = saved;
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+PP_API void *pp_valloc(size_t size) { return pp_heap_malloc_aligned(PP_PAGE_SIZE, size, false); }
+
+PP_API void *pp_pvalloc(size_t size)
+{
+    size_t rounded = PP_ALIGN_UP(size ? size : 1, PP_PAGE_SIZE);
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pp_heap_malloc_aligned(PP_PAGE_SIZE, rounded, false);
+}
+
+PP_API size_t pp_malloc_usable_size(const void *p) { return pp_heap_usable_size(p, "malloc_usable_size"); }
+PP_API void pp_free_sized(void *p, size_t size) { (void)size; pp_free_fast(p, "free_sized"); }
+PP_API void pp_free_aligned_sized(void *p, size_t align, size_t size)
+{
+    (void)align; (void)size;
+    pp_free_fast(p, "free_aligned_sized");
+}
+
+PP_API size_t pp_reclaim(void)
+{
+    pp_thread_init_once();
+    return pp_heap_reclaim();
+}
+
+PP_API int pp_malloc_trim(size_t pad)
+{
+    (void)pad;
+    return pp_reclaim() > 0;
+}

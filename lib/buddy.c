@@ -1,0 +1,360 @@
+/*
+ * buddy.c — the page pool: one buddy allocator per NUMA node (the kernel's zone), orders 0..9.
+ *
+ * Free blocks live on per-region, per-order lists whose links are page indexes in the region
+ * descriptor (never in the pages themselves, so a released page is not touched again). A pool bitmap
+ * per order says which regions have a free block of that order; allocation takes the lowest region
+ * index that has one (seed 004: dense low regions, so high regions drain empty and go back whole).
+ *
+ * Buddy arithmetic, by page index inside a region:
+ *   the order-o buddy of block B is B ^ (1 << o)   (#8 at order 1 -> #10; #10 at order 1 -> #8)
+ *   the order-(o+1) parent is B & ~(1 << o)        (#10 at order 1 -> #8)
+ *
+ * Invariants (pp_buddy_is_valid walks them at debug level 3):
+ *   - a free block's head page is FREE_HEAD with order[] = its order, its other pages FREE_TAIL;
+ *   - it is on exactly one list: its region's list for its order; avail[o] has the region's bit iff
+ *     that list is non-empty;
+ *   - no free block of order < 9 has a free buddy of the same order (they would have merged);
+ *   - an order-9 free block never stays in the pool: the whole region goes back to the bank;
+ *   - pool->nr_free = sum of region nr_free = pages on the lists.
+ * Capture (seeds 000/001/003): a struct pp_capture passed into the free path takes the first block
+ * that coalesces to the wanted order in the wanted pool, after merging, and it never enters the lists.
+ * Layer: called by pcp.c and heap.c; calls region.c (take and give regions).
+ */
+#include "internal.h"
+
+PP_HIDDEN unsigned pp_nr_nodes = 1;
+static struct pp_pool *pools[PP_MAX_NODES];
+
+int pp_buddy_init(unsigned nr_nodes)
+{
+    pp_nr_nodes = nr_nodes ? nr_nodes : 1;
+    for (unsigned n = 0; n < pp_nr_nodes; n++) {
+        struct pp_pool *p = pp_meta_alloc(sizeof(*p));
+        if (!p)
+            return ENOMEM;
+        pthread_mutex_init(&p->lock, NULL);
+        p->node = n;
+        pools[n] = p;
+    }
+    return 0;
+}
+
+struct pp_pool *pp_pool_of(unsigned node) { return pools[node < pp_nr_nodes ? node : 0]; }
+
+/* ---- The avail bitmaps ---- */
+static void avail_set(struct pp_pool *pool, unsigned order, uint32_t idx)
+{
+    pool->avail[order][idx / 64] |= 1ull << (idx % 64);
+    pool->summary[order][idx / 4096] |= 1ull << ((idx / 64) % 64);
+}
+
+static void avail_clear(struct pp_pool *pool, unsigned order, uint32_t idx)
+{
+    uint64_t *w = &pool->avail[order][idx / 64];
+    *w &= ~(1ull << (idx % 64));
+    if (!*w)
+        pool->summary[order][idx / 4096] &= ~(1ull << ((idx / 64) % 64));
+}
+
+static long avail_first(const struct pp_pool *pool, unsigned order)
+{
+    for (unsigned s = 0; s < PP_MAX_REGIONS / 4096; s++) {
+        uint64_t sw = pool->summary[order][s];
+        if (sw) {
+            unsigned w = s * 64 + (unsigned)__builtin_ctzll(sw);
+            return (long)w * 64 + __builtin_ctzll(pool->avail[order][w]);
+        }
+    }
+    return -1;
+}
+
+/* ---- List verbs: each keeps the lists, counters and bitmaps in step ---- */
+static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, unsigned order, bool to_tail)
+{
+    r->state[pi] = PP_PG_FREE_HEAD;
+    r->order[pi] = (uint8_t)order;
+    uint16_t h = r->head[order];
+    if (h == PP_NO_PAGE) {
+        r->head[order] = r->tail[order] = (uint16_t)pi;
+        r->link_next[pi] = r->link_prev[pi] = PP_NO_PAGE;
+        avail_set(pool, order, r->idx);
+    } else if (to_tail) {
+        uint16_t t = r->tail[order];
+        r->link_next[t] = (uint16_t)pi;
+        r->link_prev[pi] = t;
+        r->link_next[pi] = PP_NO_PAGE;
+        r->tail[order] = (uint16_t)pi;
+    } else {
+        r->link_prev[h] = (uint16_t)pi;
+        r->link_next[pi] = h;
+        r->link_prev[pi] = PP_NO_PAGE;
+        r->head[order] = (uint16_t)pi;
+    }
+    r->nr_free += 1u << order;
+    pool->nr_free += 1u << order;
+    if (r->flags[pi] & PP_PF_COLD)
+        pool->nr_cold += 1u << order;
+}
+
+static void list_del(struct pp_pool *pool, struct pp_region *r, unsigned pi, unsigned order)
+{
+    uint16_t n = r->link_next[pi], p = r->link_prev[pi];
+    if (p == PP_NO_PAGE) r->head[order] = n; else r->link_next[p] = n;
+    if (n == PP_NO_PAGE) r->tail[order] = p; else r->link_prev[n] = p;
+    if (r->head[order] == PP_NO_PAGE)
+        avail_clear(pool, order, r->idx);
+    r->state[pi] = PP_PG_FREE_TAIL;
+    r->nr_free -= 1u << order;
+    pool->nr_free -= 1u << order;
+    if (r->flags[pi] & PP_PF_COLD)
+        pool->nr_cold -= 1u << order;
+}
+
+/* A fresh region from the bank enters as one free order-9 block; it leaves whole (pp_region_give). */
+static bool pool_grow_locked(struct pp_pool *pool)
+{
+    bool cold;
+    struct pp_region *r = pp_region_take(pool->node, &cold);
+    if (!r)
+        return false;
+    for (unsigned o = 0; o < PP_NR_ORDERS; o++)
+        r->head[o] = r->tail[o] = PP_NO_PAGE;
+    r->nr_free = 0;
+    memset(r->state, PP_PG_FREE_TAIL, sizeof(r->state));
+    memset(r->slab, 0, sizeof(r->slab));
+    r->flags[0] = cold ? PP_PF_COLD : 0;
+    list_add(pool, r, 0, PP_MAX_ORDER, false);
+    return true;
+}
+
+/* Split a block of order `high` down to `low`, keeping the lower half each time and freeing the
+ * upper: the block handed out stays at the low address, so the pool fills from the bottom. */
+static void expand(struct pp_pool *pool, struct pp_region *r, unsigned pi, unsigned low, unsigned high)
+{
+    uint8_t flags = r->flags[pi];
+    while (high > low) {
+        high--;
+        unsigned half = pi + (1u << high);
+        r->flags[half] = flags;
+        list_add(pool, r, half, high, false);
+    }
+}
+
+uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order)
+{
+    pp_assert_internal(order <= PP_MAX_ORDER);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        for (unsigned o = order; o <= PP_MAX_ORDER; o++) {
+            long idx = avail_first(pool, o);
+            if (idx < 0)
+                continue;
+            struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
+            unsigned pi = r->head[o];
+            list_del(pool, r, pi, o);
+            expand(pool, r, pi, order, o);
+            memset(&r->state[pi], PP_PG_CACHED, 1u << order);
+            r->flags[pi] = 0;
+            pp_assert_expensive(pp_buddy_is_valid(pool));
+            return pp_page_addr(r, pi);
+        }
+        if (!pool_grow_locked(pool))
+            break;
+    }
+    return 0;
+}
+
+uintptr_t pp_buddy_alloc(struct pp_pool *pool, unsigned order)
+{
+    pthread_mutex_lock(&pool->lock);
+    uintptr_t b = pp_buddy_alloc_locked(pool, order);
+    pthread_mutex_unlock(&pool->lock);
+    return b;
+}
+
+/* Capture (kernel compaction_capture): the reclaimer's context takes the block at its exact order. */
+static bool capture(struct pp_capture *capc, struct pp_pool *pool, struct pp_region *r, unsigned pi, unsigned order)
+{
+    if (!capc || capc->pool != pool || capc->block || capc->order != order)
+        return false;
+    memset(&r->state[pi], PP_PG_CACHED, 1u << order);
+    capc->block = pp_page_addr(r, pi);
+    return true;
+}
+
+/* Is a merge with the next-higher buddy likely soon? Then put this block at the tail, so the
+ * pool uses other blocks first and the pair gets a chance to coalesce (kernel buddy_merge_likely, M14). */
+static bool merge_likely(const struct pp_region *r, unsigned pi, unsigned order)
+{
+    if (order >= PP_MAX_ORDER - 1)
+        return false;
+    unsigned parent = pi & ~(1u << order);
+    unsigned higher = parent ^ (1u << (order + 1));
+    return r->state[higher] == PP_PG_FREE_HEAD && r->order[higher] == order + 1;
+}
+
+void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order, unsigned fpi, struct pp_capture *capc)
+{
+    struct pp_region *r = pp_region_of(block);
+    unsigned pi = pp_page_index(block);
+    pp_assert_internal(r && r->kind == PP_REGION_POOL && (pi & ((1u << order) - 1)) == 0);
+    memset(&r->state[pi], PP_PG_FREE_TAIL, 1u << order);
+    uint8_t flags = (fpi & PP_FREE_COLD) ? PP_PF_COLD : 0;
+    while (order < PP_MAX_ORDER) {
+        if (capture(capc, pool, r, pi, order))
+            return;
+        unsigned buddy = pi ^ (1u << order);
+        if (r->state[buddy] != PP_PG_FREE_HEAD || r->order[buddy] != order)
+            break;
+        flags &= r->flags[buddy];          /* cold only if both halves are cold */
+        list_del(pool, r, buddy, order);
+        pi &= buddy;
+        order++;
+    }
+    if (capture(capc, pool, r, pi, order))
+        return;
+    r->flags[pi] = flags;
+    if (order == PP_MAX_ORDER) {
+        /* the whole region is free: cash goes back to the bank */
+        pp_assert_internal(r->nr_free == 0);
+        pp_region_give(r);
+    } else {
+        list_add(pool, r, pi, order, (fpi & PP_FREE_TO_TAIL) || flags || merge_likely(r, pi, order));
+    }
+    pp_assert_expensive(pp_buddy_is_valid(pool));
+}
+
+void pp_buddy_free(struct pp_pool *pool, uintptr_t block, unsigned order)
+{
+    pthread_mutex_lock(&pool->lock);
+    pp_buddy_free_locked(pool, block, order, 0, NULL);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* ---- Runs: npages contiguous pages, not a power of two (large blocks, M19) ---- */
+static unsigned order_for(size_t npages)
+{
+    return npages <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(npages - 1);
+}
+
+/* Free pages [pi, pi + npages) of r as the largest aligned blocks that fit. */
+static void free_pages_locked(struct pp_pool *pool, struct pp_region *r, unsigned pi, size_t npages)
+{
+    while (npages) {
+        unsigned o = pi ? (unsigned)__builtin_ctz(pi) : PP_MAX_ORDER;
+        if (o > PP_MAX_ORDER) o = PP_MAX_ORDER;
+        while ((1u << o) > npages) o--;
+        pp_buddy_free_locked(pool, pp_page_addr(r, pi), o, 0, NULL);
+        pi += 1u << o;
+        npages -= 1u << o;
+    }
+}
+
+/* Allocate a run aligned to align_pages (a power of two): take the power-of-two block and give the
+ * unused tail back at once, so a 33-page request costs 33 pages, not 64. */
+uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages)
+{
+    unsigned order = order_for(npages > align_pages ? npages : align_pages);
+    if (order > PP_MAX_ORDER)
+        return 0;
+    pthread_mutex_lock(&pool->lock);
+    uintptr_t b = pp_buddy_alloc_locked(pool, order);
+    if (b && npages < (1u << order)) {
+        struct pp_region *r = pp_region_of(b);
+        free_pages_locked(pool, r, pp_page_index(b) + (unsigned)npages, (1u << order) - npages);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return b;
+}
+
+void pp_buddy_free_run_locked(struct pp_pool *pool, uintptr_t start, size_t npages)
+{
+    free_pages_locked(pool, pp_region_of(start), pp_page_index(start), npages);
+}
+
+void pp_buddy_free_run(struct pp_pool *pool, uintptr_t start, size_t npages)
+{
+    pthread_mutex_lock(&pool->lock);
+    pp_buddy_free_run_locked(pool, start, npages);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* ---- Whole-pool operations ---- */
+size_t pp_buddy_free_pages(size_t *cold)
+{
+    size_t n = 0, c = 0;
+    for (unsigned i = 0; i < pp_nr_nodes; i++) {
+        n += __atomic_load_n(&pools[i]->nr_free, __ATOMIC_RELAXED);
+        c += __atomic_load_n(&pools[i]->nr_cold, __ATOMIC_RELAXED);
+    }
+    if (cold)
+        *cold = c;
+    return n;
+}
+
+void pp_buddy_lock_all(void)
+{
+    for (unsigned i = 0; i < pp_nr_nodes; i++)
+        pthread_mutex_lock(&pools[i]->lock);
+}
+
+void pp_buddy_unlock_all(void)
+{
+    for (unsigned i = 0; i < pp_nr_nodes; i++)
+        pthread_mutex_unlock(&pools[i]->lock);
+}
+
+void pp_buddy_reinit_locks(void)
+{
+    for (unsigned i = 0; i < pp_nr_nodes; i++)
+        pthread_mutex_init(&pools[i]->lock, NULL);
+}
+
+/* ---- Invariant walker (debug level 3, and unit tests). Caller holds the pool lock. ---- */
+static bool region_in_bank(const struct pp_bank *b, uint32_t idx)
+{
+    return ((b->hot[idx / 64] | b->cold[idx / 64]) >> (idx % 64)) & 1;
+}
+
+bool pp_buddy_is_valid(struct pp_pool *pool)
+{
+    struct pp_bank *b = pp_bank_of(pool->node);
+    size_t total = 0, cold = 0;
+    for (uint32_t idx = 0; idx < b->nregions; idx++) {
+        struct pp_region *r = b->regions[idx];
+        if (region_in_bank(b, idx)) {
+            for (unsigned o = 0; o < PP_NR_ORDERS; o++)
+                if ((pool->avail[o][idx / 64] >> (idx % 64)) & 1)
+                    return false;
+            continue;
+        }
+        uint32_t rfree = 0;
+        for (unsigned o = 0; o < PP_NR_ORDERS; o++) {
+            bool bit = (pool->avail[o][idx / 64] >> (idx % 64)) & 1;
+            if (bit != (r->head[o] != PP_NO_PAGE))
+                return false;
+            uint16_t prev = PP_NO_PAGE;
+            for (uint16_t pi = r->head[o]; pi != PP_NO_PAGE; pi = r->link_next[pi]) {
+                if (o == PP_MAX_ORDER || (pi & ((1u << o) - 1)) || r->state[pi] != PP_PG_FREE_HEAD ||
+                    r->order[pi] != o || r->link_prev[pi] != prev)
+                    return false;
+                for (unsigned k = 1; k < (1u << o); k++)
+                    if (r->state[pi + k] != PP_PG_FREE_TAIL)
+                        return false;
+                unsigned buddy = pi ^ (1u << o);
+                if (r->state[buddy] == PP_PG_FREE_HEAD && r->order[buddy] == o)
+                    return false;          /* two free buddies that did not merge */
+                rfree += 1u << o;
+                if (r->flags[pi] & PP_PF_COLD)
+                    cold += 1u << o;
+                prev = pi;
+            }
+            if (r->tail[o] != prev)
+                return false;
+        }
+        if (rfree != r->nr_free)
+            return false;
+        total += rfree;
+    }
+    return total == pool->nr_free && cold == pool->nr_cold;
+}

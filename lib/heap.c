@@ -1,0 +1,307 @@
+/*
+ * heap.c — the generic allocation paths: size routing, alignment, calloc, realloc, usable size,
+ * large runs and huge blocks, the error reports for bad pointers, and process start-up.
+ *
+ * Routing by size (bytes):
+ *   <= 32 KiB                   small: a slab object (slab.c); <= 1 KiB is inline (fastpath.h)
+ *   <= 2 MiB                    large: a run of pages from the buddy, tail trimmed (M19)
+ *   >  2 MiB                    huge: whole regions mapped for it alone; realloc uses mremap
+ * errno: ENOMEM for every failed allocation (and for sizes above PTRDIFF_MAX); EINVAL is decided by
+ * api.c, which knows which call it is.
+ * Layer: called by api.c / preload.c; calls slab.c, pcp.c, buddy.c, region.c, thread.c.
+ */
+#include "fastpath.h"
+#include <stdlib.h>
+
+#define PP_LARGE_MAX PP_REGION_SIZE
+
+static inline struct pp_heap *heap_get(void)
+{
+    struct pp_heap *h = pp_tls_heap;
+    return PP_LIKELY(h != &pp_heap_empty) ? h : pp_thread_heap_init();
+}
+
+static inline size_t pages_of(size_t size) { return (size + PP_PAGE_SIZE - 1) >> PP_PAGE_SHIFT; }
+
+/* ---- Small, by class ---- */
+static void *small_alloc(unsigned cls)
+{
+    struct pp_heap *h = pp_tls_heap;
+    struct pp_slab *s = h->bins[cls];
+    void **b = s->free;
+    if (PP_LIKELY(b != NULL)) {
+        s->free = b[0];
+        b[1] = NULL;
+        s->used++;
+        return b;
+    }
+    return pp_slab_malloc_slow(h, cls);
+}
+
+/* ---- Large runs ---- */
+static void *large_alloc(size_t size, size_t align)
+{
+    struct pp_heap *h = heap_get();
+    if (!h)
+        return NULL;
+    size_t npages = pages_of(size);
+    size_t align_pages = align > PP_PAGE_SIZE ? align >> PP_PAGE_SHIFT : 1;
+    uintptr_t b = pp_buddy_alloc_run(h->pool, npages, align_pages);
+    if (!b) {
+        pp_thread_drain_all();
+        b = pp_buddy_alloc_run(h->pool, npages, align_pages);
+        if (!b)
+            return NULL;
+    }
+    struct pp_region *r = pp_region_of(b);
+    unsigned pi = pp_page_index(b);
+    r->npages[pi] = (uint16_t)npages;
+    memset(&r->state[pi + 1], PP_PG_LARGE_TAIL, npages - 1);
+    r->state[pi] = PP_PG_LARGE_HEAD;
+    pp_inuse_add(npages);
+    return (void *)b;
+}
+
+static void large_free(struct pp_region *r, unsigned pi)
+{
+    size_t npages = r->npages[pi];
+    pp_inuse_sub(npages);
+    pp_buddy_free_run(pp_pool_of(r->node), pp_page_addr(r, pi), npages);
+}
+
+/* Shrink a run in place: the tail pages go back to the pool. */
+static void large_shrink(struct pp_region *r, unsigned pi, size_t npages)
+{
+    size_t old = r->npages[pi];
+    r->npages[pi] = (uint16_t)npages;
+    pp_inuse_sub(old - npages);
+    pp_buddy_free_run(pp_pool_of(r->node), pp_page_addr(r, pi + (unsigned)npages), old - npages);
+}
+
+static void *huge_alloc(size_t size, size_t align)
+{
+    struct pp_heap *h = heap_get();
+    struct pp_region *r = pp_region_huge_alloc(size, align, h ? h->node : 0);
+    if (!r)
+        return NULL;
+    pp_inuse_add(r->huge_size >> PP_PAGE_SHIFT);
+    return (void *)r->base;
+}
+
+static void huge_free(struct pp_region *r)
+{
+    pp_inuse_sub(r->huge_size >> PP_PAGE_SHIFT);
+    pp_region_huge_free(r);
+}
+
+/* ---- malloc ---- */
+void *pp_heap_malloc_generic(size_t size)
+{
+    void *p;
+    if (size <= PP_SMALL_MAX)
+        p = small_alloc(pp_size_class(size));
+    else if (size <= PP_LARGE_MAX)
+        p = large_alloc(size, PP_PAGE_SIZE);
+    else if (size <= PTRDIFF_MAX)
+        p = huge_alloc(size, PP_REGION_SIZE);
+    else
+        p = NULL;
+    if (PP_UNLIKELY(!p))
+        errno = ENOMEM;
+    return p;
+}
+
+/* align: a power of two (api.c checks). */
+void *pp_heap_malloc_aligned(size_t align, size_t size, bool zero)
+{
+    void *p;
+    if (align <= PP_MIN_ALIGN) {
+        p = pp_malloc_fast(size);
+    } else if (size > PTRDIFF_MAX || align > PTRDIFF_MAX) {
+        p = NULL;
+    } else {
+        unsigned cls = pp_size_class_aligned(size, align);
+        if (cls)
+            p = small_alloc(cls);
+        else if (size <= PP_LARGE_MAX && align <= PP_LARGE_MAX && size + align > size)
+            p = large_alloc(size > align ? size : PP_PAGE_SIZE, align);
+        else
+            p = huge_alloc(size ? size : 1, align);
+    }
+    if (PP_UNLIKELY(!p)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (zero)
+        memset(p, 0, size);
+    return p;
+}
+
+/* ---- Pointer classification: every bad pointer gets a one-line report and an abort ---- */
+enum kind { K_SMALL, K_LARGE, K_HUGE };
+struct where {
+    enum kind kind;
+    struct pp_region *r;
+    unsigned pi;
+    struct pp_slab *s;
+};
+
+static void classify(const void *p, const char *call, struct where *w)
+{
+    uintptr_t a = (uintptr_t)p;
+    struct pp_region *r = pp_region_of(a);
+    if (!r)
+        pp_bad_pointer(call, p, "invalid pointer (not allocated by pagepool)");
+    w->r = r;
+    if (r->kind == PP_REGION_DEAD)
+        pp_bad_pointer(call, p, "double free (or use of a freed huge block)");
+    if (r->kind == PP_REGION_HUGE) {
+        if (a != r->base)
+            pp_bad_pointer(call, p, "invalid pointer (inside a huge block)");
+        w->kind = K_HUGE;
+        return;
+    }
+    unsigned pi = pp_page_index(a);
+    w->pi = pi;
+    switch (r->state[pi]) {
+    case PP_PG_SLAB: {
+        struct pp_slab *s = r->slab[pi];
+        uintptr_t off = a - s->start;
+        if (off % s->size || a >= s->bump)
+            pp_bad_pointer(call, p, "invalid pointer (not the start of a block)");
+        if (((const uintptr_t *)a)[1] == pp_free_key)
+            pp_bad_pointer(call, p, "double free");
+        w->kind = K_SMALL;
+        w->s = s;
+        return;
+    }
+    case PP_PG_LARGE_HEAD:
+        if (a & (PP_PAGE_SIZE - 1))
+            pp_bad_pointer(call, p, "invalid pointer (not the start of a block)");
+        w->kind = K_LARGE;
+        return;
+    case PP_PG_LARGE_TAIL:
+        pp_bad_pointer(call, p, "invalid pointer (inside a large block)");
+    case PP_PG_FREE_HEAD: case PP_PG_FREE_TAIL: case PP_PG_CACHED:
+        pp_bad_pointer(call, p, "double free");
+    default:
+        pp_bad_pointer(call, p, "invalid pointer");
+    }
+}
+
+void pp_heap_free_generic(void *p, const char *call)
+{
+    if (!p)
+        return;
+    struct where w;
+    classify(p, call, &w);
+    switch (w.kind) {
+    case K_SMALL: {
+        int saved = errno;
+        if (atomic_load(&w.s->heap) == pp_tls_heap)
+            pp_free_fast(p, call);          /* valid now: takes the local path */
+        else
+            pp_slab_free_remote(w.s, p);
+        errno = saved;
+        return;
+    }
+    case K_LARGE:
+        large_free(w.r, w.pi);
+        return;
+    case K_HUGE:
+        huge_free(w.r);
+        return;
+    }
+}
+
+size_t pp_heap_usable_size(const void *p, const char *call)
+{
+    if (!p)
+        return 0;
+    struct where w;
+    classify(p, call, &w);
+    switch (w.kind) {
+    case K_SMALL: return w.s->size;
+    case K_LARGE: return (size_t)w.r->npages[w.pi] << PP_PAGE_SHIFT;
+    default:      return w.r->huge_usable;
+    }
+}
+
+/* ---- calloc ---- */
+void *pp_heap_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (PP_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = pp_malloc_fast(total);
+    if (!p)
+        return NULL;
+    /* a fresh huge mapping is already zero */
+    if (total > PP_LARGE_MAX) {
+        struct pp_region *r = pp_region_of((uintptr_t)p);
+        if (r->kind == PP_REGION_HUGE)
+            return p;
+    }
+    memset(p, 0, total);
+    return p;
+}
+
+/* ---- realloc ---- */
+void *pp_heap_realloc(void *p, size_t size, const char *call)
+{
+    if (!p)
+        return pp_malloc_fast(size);
+    struct where w;
+    classify(p, call, &w);
+    size_t old;
+    switch (w.kind) {
+    case K_SMALL:
+        old = w.s->size;
+        /* stay if it fits and the class would not shrink by more than half */
+        if (size <= old && (size > old / 2 || old <= 16))
+            return p;
+        break;
+    case K_LARGE: {
+        old = (size_t)w.r->npages[w.pi] << PP_PAGE_SHIFT;
+        if (size > PP_SMALL_MAX && size <= old) {
+            size_t np = pages_of(size);
+            if (np < w.r->npages[w.pi])
+                large_shrink(w.r, w.pi, np);
+            return p;
+        }
+        break;
+    }
+    default:
+        old = w.r->huge_usable;
+        if (size > PP_LARGE_MAX) {
+            if (size <= old && size > old / 2)
+                return p;
+            size_t before = w.r->huge_size;
+            if (pp_region_huge_resize(w.r, size)) {
+                pp_inuse_sub(before >> PP_PAGE_SHIFT);
+                pp_inuse_add(w.r->huge_size >> PP_PAGE_SHIFT);
+                return (void *)w.r->base;
+            }
+        }
+        break;
+    }
+    void *q = pp_malloc_fast(size);
+    if (!q)
+        return NULL;                        /* the old block stays intact; errno is ENOMEM */
+    memcpy(q, p, old < size ? old : size);
+    pp_heap_free_generic(p, call);
+    return q;
+}
+
+/* ---- Reclaim: what malloc_trim and pp_reclaim release ---- */
+size_t pp_heap_reclaim(void)
+{
+    size_t before = atomic_load(&pp_counters.released);
+    pp_slab_reclaim(pp_tls_heap);
+    pp_slab_reclaim_abandoned();
+    pp_thread_drain_all();
+    pp_region_bank_purge(0);
+    return atomic_load(&pp_counters.released) - before;
+}

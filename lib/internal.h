@@ -1,0 +1,200 @@
+/*
+ * internal.h — cross-file prototypes, grouped by defining file, plus asserts and attributes.
+ *
+ * Layering (calls flow down only; information comes back up as return values, and goes down as
+ * context arguments such as struct pp_capture):
+ *
+ *   preload/preload.c, api.c    the malloc family (api.c: the pp_* entry points)
+ *   heap.c, slab.c              thread heaps, size classes, slabs, large and huge blocks
+ *   thread.c                    thread registry (RCU), heap life cycle, fork
+ *   pcp.c                       per-thread page cache
+ *   buddy.c                     per-node buddy pool
+ *   region.c                    region bank, pagemap, metadata pool
+ *   os_linux.c                  the only caller of mmap/munmap/madvise/mbind/libnuma
+ *
+ * options.c, diag.c and stats.c are a side layer: anyone may call them; they call only os.
+ */
+#ifndef PP_INTERNAL_H
+#define PP_INTERNAL_H
+
+#include "types.h"
+#include "os.h"
+#include <errno.h>
+#include <string.h>
+
+#define PP_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define PP_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define PP_NOINLINE     __attribute__((noinline))
+#define PP_COLD         __attribute__((cold))
+#define PP_HIDDEN       __attribute__((visibility("hidden")))
+#define PP_INLINE       static inline __attribute__((always_inline))
+#define PP_ALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
+
+/* ---- Assertions: three levels (meson -Ddebug_level) ---- */
+PP_HIDDEN void pp_assert_fail(const char *expr, const char *file, int line, const char *func) __attribute__((noreturn));
+#define PP_ASSERT_ON(e) ((e) ? (void)0 : pp_assert_fail(#e, __FILE__, __LINE__, __func__))
+#define PP_ASSERT_OFF(e) ((void)sizeof(!(e)))
+#if PP_DEBUG >= 1
+#define pp_assert(e) PP_ASSERT_ON(e)
+#else
+#define pp_assert(e) PP_ASSERT_OFF(e)
+#endif
+#if PP_DEBUG >= 2
+#define pp_assert_internal(e) PP_ASSERT_ON(e)
+#else
+#define pp_assert_internal(e) PP_ASSERT_OFF(e)
+#endif
+#if PP_DEBUG >= 3
+#define pp_assert_expensive(e) PP_ASSERT_ON(e)
+#else
+#define pp_assert_expensive(e) PP_ASSERT_OFF(e)
+#endif
+static const bool pp_config_debug = PP_DEBUG > 0;
+
+/* ---- "options.c" ---- */
+struct pp_options {
+    long verbose;          /* PAGEPOOL_VERBOSE */
+    long stats;            /* PAGEPOOL_STATS: print statistics at exit */
+    long nodes;            /* PAGEPOOL_NODES: fake NUMA nodes (0 = real topology) */
+    long pcp_high;         /* PAGEPOOL_PCP_HIGH: pages a thread's page cache may hold */
+    long pcp_batch;        /* PAGEPOOL_PCP_BATCH: pages moved per refill/drain */
+    long retain;           /* PAGEPOOL_RETAIN: bytes of whole free regions the bank keeps resident */
+    long thp;              /* PAGEPOOL_THP: 0 system default, 1 MADV_HUGEPAGE, 2 MADV_NOHUGEPAGE */
+};
+PP_HIDDEN extern struct pp_options pp_opt;
+PP_HIDDEN void pp_options_init(void);
+PP_HIDDEN void pp_options_print(int fd);
+
+/* ---- "diag.c" ---- */
+PP_HIDDEN void pp_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+PP_HIDDEN void pp_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+PP_HIDDEN int pp_vformat(char *buf, size_t len, const char *fmt, __builtin_va_list ap);
+PP_HIDDEN int pp_format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+PP_HIDDEN void pp_fatal(const char *fmt, ...) __attribute__((noreturn, cold, format(printf, 1, 2)));
+PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *what) __attribute__((noreturn, cold));
+
+/* ---- "stats.c" ---- */
+#define PP_COUNTERS(X) \
+    X(slow_calls) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
+    X(in_use_pages) X(huge_bytes) X(threads) X(threads_live)
+struct pp_counters {
+#define PP_COUNTER_FIELD(n) _Atomic size_t n;
+    PP_COUNTERS(PP_COUNTER_FIELD)
+#undef PP_COUNTER_FIELD
+};
+PP_HIDDEN extern struct pp_counters pp_counters;
+PP_HIDDEN bool pp_stats_check(void);
+#if PP_STATS
+#define pp_stat_add(name, v) atomic_fetch_add_explicit(&pp_counters.name, (v), memory_order_relaxed)
+#define pp_stat_sub(name, v) atomic_fetch_sub_explicit(&pp_counters.name, (v), memory_order_relaxed)
+#else
+#define pp_stat_add(name, v) ((void)0)
+#define pp_stat_sub(name, v) ((void)0)
+#endif
+/* released, in_use_pages and huge_bytes are kept even with stats off: reclaim and accounting need them */
+#define pp_released_add(n) atomic_fetch_add_explicit(&pp_counters.released, (n), memory_order_relaxed)
+#define pp_inuse_add(n) atomic_fetch_add_explicit(&pp_counters.in_use_pages, (n), memory_order_relaxed)
+#define pp_inuse_sub(n) atomic_fetch_sub_explicit(&pp_counters.in_use_pages, (n), memory_order_relaxed)
+
+/* ---- "region.c" ---- */
+/* The pagemap, address -> region, in two levels: a static top level indexed by address >> 36 whose
+ * entries start out pointing at a shared all-zero leaf, so a lookup is valid before start-up (free()
+ * can run before the first malloc) and costs two dependent loads. Leaves cover 64 GiB each. */
+#define PP_PAGEMAP_LEAF_BITS 15
+#define PP_PAGEMAP_TOP (1u << (PP_VA_BITS - PP_REGION_SHIFT - PP_PAGEMAP_LEAF_BITS))
+typedef struct pp_region *_Atomic pp_pagemap_leaf_t[1u << PP_PAGEMAP_LEAF_BITS];
+PP_HIDDEN extern pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
+PP_HIDDEN void pp_pagemap_set(uintptr_t a, struct pp_region *r);
+PP_HIDDEN extern struct pp_region pp_region_dead;         /* what a freed huge block's entries point at */
+PP_HIDDEN int pp_region_init(void);
+PP_HIDDEN void *pp_meta_alloc(size_t size);               /* zeroed, never freed (type-stable metadata) */
+PP_HIDDEN struct pp_bank *pp_bank_of(unsigned node);
+PP_HIDDEN struct pp_region *pp_region_take(unsigned node, bool *cold);
+PP_HIDDEN void pp_region_give(struct pp_region *r);
+PP_HIDDEN size_t pp_region_bank_bytes(bool *resident_only);
+PP_HIDDEN size_t pp_region_mapped_bytes(void);
+PP_HIDDEN void pp_region_bank_purge(size_t keep_bytes);
+PP_HIDDEN struct pp_region *pp_region_huge_alloc(size_t size, size_t align, unsigned node);
+PP_HIDDEN void pp_region_huge_free(struct pp_region *r);
+PP_HIDDEN struct pp_region *pp_region_huge_resize(struct pp_region *r, size_t size);
+PP_HIDDEN void pp_region_fork_prepare(void);
+PP_HIDDEN void pp_region_fork_parent(void);
+PP_HIDDEN void pp_region_fork_child(void);
+
+/* Look up the region of an address: one load, no lock (the pagemap is only ever written for
+ * addresses whose regions are being created or destroyed by their owner). */
+PP_INLINE struct pp_region *pp_region_of(uintptr_t a)
+{
+    if (PP_UNLIKELY(a >> PP_VA_BITS))
+        return NULL;
+    pp_pagemap_leaf_t *leaf = atomic_load_explicit(&pp_pagemap[a >> (PP_REGION_SHIFT + PP_PAGEMAP_LEAF_BITS)], memory_order_relaxed);
+    return atomic_load_explicit(&(*leaf)[(a >> PP_REGION_SHIFT) & ((1u << PP_PAGEMAP_LEAF_BITS) - 1)], memory_order_relaxed);
+}
+PP_INLINE unsigned pp_page_index(uintptr_t a) { return (a >> PP_PAGE_SHIFT) & (PP_REGION_PAGES - 1); }
+PP_INLINE uintptr_t pp_page_addr(const struct pp_region *r, unsigned pi) { return r->base + ((uintptr_t)pi << PP_PAGE_SHIFT); }
+
+/* ---- "buddy.c" ---- */
+PP_HIDDEN extern unsigned pp_nr_nodes;
+PP_HIDDEN int pp_buddy_init(unsigned nr_nodes);
+PP_HIDDEN struct pp_pool *pp_pool_of(unsigned node);
+PP_HIDDEN uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order);
+PP_HIDDEN uintptr_t pp_buddy_alloc(struct pp_pool *pool, unsigned order);
+#define PP_FREE_TO_TAIL  0x1u     /* put at the tail of its list (used last) */
+#define PP_FREE_COLD     0x2u     /* the block was released with madvise */
+PP_HIDDEN void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order, unsigned fpi, struct pp_capture *capc);
+PP_HIDDEN void pp_buddy_free(struct pp_pool *pool, uintptr_t block, unsigned order);
+PP_HIDDEN uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages);
+PP_HIDDEN void pp_buddy_free_run_locked(struct pp_pool *pool, uintptr_t start, size_t npages);
+PP_HIDDEN void pp_buddy_free_run(struct pp_pool *pool, uintptr_t start, size_t npages);
+PP_HIDDEN bool pp_buddy_is_valid(struct pp_pool *pool);
+PP_HIDDEN void pp_buddy_lock_all(void);
+PP_HIDDEN void pp_buddy_unlock_all(void);
+PP_HIDDEN void pp_buddy_reinit_locks(void);
+PP_HIDDEN size_t pp_buddy_free_pages(size_t *cold);
+
+/* ---- "pcp.c" ---- */
+PP_HIDDEN void pp_pcp_init(struct pp_pcp *pcp);
+PP_HIDDEN uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order);
+PP_HIDDEN void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsigned order);
+PP_HIDDEN size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool);
+
+/* ---- "sizeclass.c" ---- */
+PP_HIDDEN extern const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1];
+PP_HIDDEN extern uint32_t pp_class_size[PP_NCLASSES];
+PP_HIDDEN extern uint8_t pp_class_order[PP_NCLASSES];
+PP_HIDDEN void pp_sizeclass_init(void);
+PP_HIDDEN unsigned pp_size_class(size_t size);           /* size <= PP_SMALL_MAX */
+PP_HIDDEN unsigned pp_size_class_aligned(size_t size, size_t align);  /* 0 when no class fits */
+
+/* ---- "slab.c" ---- */
+PP_HIDDEN extern struct pp_slab pp_slab_empty;
+PP_HIDDEN extern uintptr_t pp_free_key;
+PP_HIDDEN void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls);
+PP_HIDDEN void pp_slab_local_slow(struct pp_heap *h, struct pp_slab *s);
+PP_HIDDEN void pp_slab_free_remote(struct pp_slab *s, void *p);
+PP_HIDDEN void pp_slab_abandon_all(struct pp_heap *h);
+PP_HIDDEN size_t pp_slab_reclaim(struct pp_heap *h);
+PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);
+PP_HIDDEN void pp_slab_fork_prepare(void);
+PP_HIDDEN void pp_slab_fork_parent(void);
+PP_HIDDEN void pp_slab_fork_child(void);
+
+/* ---- "thread.c" ---- */
+PP_HIDDEN extern struct pp_heap pp_heap_empty;
+PP_HIDDEN extern __thread struct pp_heap *pp_tls_heap;
+PP_HIDDEN struct pp_heap *pp_thread_heap_init(void);
+PP_HIDDEN void pp_thread_init_once(void);
+PP_HIDDEN size_t pp_thread_drain_all(void);
+PP_HIDDEN size_t pp_thread_cached_pages(void);
+
+/* ---- "heap.c" ---- */
+PP_HIDDEN extern _Atomic int pp_init_state;
+PP_HIDDEN void *pp_heap_malloc_generic(size_t size);
+PP_HIDDEN void pp_heap_free_generic(void *p, const char *call);
+PP_HIDDEN void *pp_heap_malloc_aligned(size_t align, size_t size, bool zero);
+PP_HIDDEN void *pp_heap_calloc(size_t n, size_t size);
+PP_HIDDEN void *pp_heap_realloc(void *p, size_t size, const char *call);
+PP_HIDDEN size_t pp_heap_usable_size(const void *p, const char *call);
+PP_HIDDEN size_t pp_heap_reclaim(void);
+
+#endif /* PP_INTERNAL_H */

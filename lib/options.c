@@ -1,0 +1,102 @@
+/*
+ * options.c — the option table and PAGEPOOL_<NAME> parsing.
+ *
+ * One row per option: name, default, where it is stored, and its one-line documentation; the same
+ * table prints the documentation (`pagepool-run --options`) so docs and code cannot drift.
+ * Parsing uses getenv and no malloc: it runs while pagepool starts, possibly inside another
+ * library's constructor. Sizes accept K/M/G suffixes.
+ * Layer: side layer; calls diag.c for output.
+ */
+#include "internal.h"
+#include <stdlib.h>
+
+PP_HIDDEN struct pp_options pp_opt;
+
+struct pp_option_row {
+    const char *name;      /* without the PAGEPOOL_ prefix */
+    long def;
+    long *where;
+    const char *doc;
+};
+
+static const struct pp_option_row option_table[] = {
+    { "VERBOSE",   0,   &pp_opt.verbose,   "1: print start-up and warning messages to stderr" },
+    { "STATS",     0,   &pp_opt.stats,     "1: print statistics to stderr at exit" },
+    { "NODES",     0,   &pp_opt.nodes,     "N > 0: pretend the machine has N NUMA nodes (testing); 0: real topology" },
+    { "PCP_HIGH",  512, &pp_opt.pcp_high,  "pages a thread's page cache may hold before it drains half (4 KiB pages)" },
+    { "PCP_BATCH", 64,  &pp_opt.pcp_batch, "pages a thread's page cache moves per refill or drain" },
+    { "RETAIN",    8l << 20, &pp_opt.retain, "bytes of whole free 2 MiB regions kept resident for reuse; the rest are released (K/M/G)" },
+    { "THP",       0,   &pp_opt.thp,       "huge pages on regions: default (leave the system setting), madvise (MADV_HUGEPAGE), never (MADV_NOHUGEPAGE)" },
+};
+#define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
+
+static bool parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if (end == s || errno)
+        return false;
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static long parse_thp(const char *s, bool *ok)
+{
+    *ok = true;
+    if (!strcmp(s, "default")) return 0;
+    if (!strcmp(s, "madvise") || !strcmp(s, "always")) return 1;
+    if (!strcmp(s, "never")) return 2;
+    long v;
+    if (parse_long(s, &v) && v >= 0 && v <= 2)
+        return v;
+    *ok = false;
+    return 1;
+}
+
+void pp_options_init(void)
+{
+    int saved = errno;
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const struct pp_option_row *o = &option_table[i];
+        char name[64] = "PAGEPOOL_";
+        strncat(name, o->name, sizeof(name) - 10);
+        *o->where = o->def;
+        const char *v = getenv(name);
+        if (!v || !*v)
+            continue;
+        bool ok;
+        long x;
+        if (o->where == &pp_opt.thp)
+            x = parse_thp(v, &ok);
+        else
+            ok = parse_long(v, &x) && x >= 0;
+        if (ok)
+            *o->where = x;
+        else
+            pp_message("%s=%s is not valid (%s); using %ld", name, v, o->doc, o->def);
+    }
+    if (pp_opt.pcp_batch < 1) pp_opt.pcp_batch = 1;
+    if (pp_opt.nodes > PP_MAX_NODES) pp_opt.nodes = PP_MAX_NODES;
+    errno = saved;
+}
+
+void pp_options_print(int fd)
+{
+    char line[256];
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        int n = pp_format(line, sizeof(line), "PAGEPOOL_%-10s default %-8ld %s\n",
+                          option_table[i].name, option_table[i].def, option_table[i].doc);
+        pp_os_write(fd, line, (size_t)n);
+    }
+}

@@ -1,0 +1,32 @@
+/*
+ * os.h — the OS layer's contract. lib/os_linux.c implements it with syscalls; tests/unit/os_fake.c
+ * implements it in memory and records every call, so reclaim tests can assert exact ranges.
+ *
+ * Every function returns 0 or an errno value and leaves the caller's errno untouched.
+ * Addresses and sizes are page-aligned, sizes > 0.
+ */
+#ifndef PP_OS_H
+#define PP_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum pp_purge { PP_PURGE_DONTNEED = 0, PP_PURGE_FREE = 1 };
+
+int pp_os_map(size_t size, size_t align, void **out);       /* read/write, private, aligned to align */
+int pp_os_reserve(size_t size, void **out);                  /* read/write, MAP_NORESERVE, lazily touched */
+int pp_os_unmap(void *addr, size_t size);
+int pp_os_purge(void *addr, size_t size, enum pp_purge how);  /* give the pages back; the range stays mapped */
+int pp_os_hugepage(void *addr, size_t size, bool on);        /* MADV_HUGEPAGE / MADV_NOHUGEPAGE */
+int pp_os_remap(void *old, size_t old_size, size_t new_size, size_t align, void **out); /* may move */
+int pp_os_bind(void *addr, size_t size, unsigned node);      /* mbind to one node */
+unsigned pp_os_numa_nodes(void);                             /* configured nodes, >= 1 */
+unsigned pp_os_cpu_node(void);                               /* node of the calling thread's cpu */
+pid_t pp_os_gettid(void);
+uint64_t pp_os_random(void);                                 /* from the kernel's AT_RANDOM bytes */
+size_t pp_os_page_size(void);
+void pp_os_write(int fd, const char *buf, size_t len);       /* write(2), retried, errno kept */
+
+#endif /* PP_OS_H */

@@ -1,0 +1,157 @@
+/*
+ * os_linux.c — the OS layer: the only file that calls mmap, munmap, mremap, madvise, mbind or libnuma.
+ *
+ * Contract (os.h): return 0 or an errno value; the caller's errno is never changed (an application
+ * that reads errno after free() must see what it set). Nothing here allocates with malloc.
+ * Layer: called by region.c (maps, purges, binding) and the side layer (write, random, tid).
+ */
+#include "os.h"
+#include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* save errno on entry, restore on exit (snmalloc's KeepErrno) */
+#define KEEP_ERRNO int saved_errno_ __attribute__((cleanup(restore_errno))) = errno
+static void restore_errno(int *e) { errno = *e; }
+
+int pp_os_map(size_t size, size_t align, void **out)
+{
+    KEEP_ERRNO;
+    if (align <= 4096) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return errno;
+        *out = p;
+        return 0;
+    }
+    /* over-map by align and trim both ends: the kernel has no aligned mmap */
+    size_t span = size + align;
+    if (span < size)
+        return ENOMEM;
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = a - (uintptr_t)p, tail = span - head - size;
+    if (head)
+        munmap(p, head);
+    if (tail)
+        munmap((char *)a + size, tail);
+    *out = (void *)a;
+    return 0;
+}
+
+int pp_os_reserve(size_t size, void **out)
+{
+    KEEP_ERRNO;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    *out = p;
+    return 0;
+}
+
+int pp_os_unmap(void *addr, size_t size)
+{
+    KEEP_ERRNO;
+    return munmap(addr, size) ? errno : 0;
+}
+
+int pp_os_purge(void *addr, size_t size, enum pp_purge how)
+{
+    KEEP_ERRNO;
+    int advice = how == PP_PURGE_FREE ? MADV_FREE : MADV_DONTNEED;
+    return madvise(addr, size, advice) ? errno : 0;
+}
+
+int pp_os_hugepage(void *addr, size_t size, bool on)
+{
+    KEEP_ERRNO;
+    return madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ? errno : 0;
+}
+
+int pp_os_remap(void *old, size_t old_size, size_t new_size, size_t align, void **out)
+{
+    KEEP_ERRNO;
+    /* try in place first; else move to a fresh aligned reservation (MREMAP_FIXED replaces it) */
+    void *p = mremap(old, old_size, new_size, 0);
+    if (p != MAP_FAILED) {
+        *out = p;
+        return 0;
+    }
+    void *target;
+    int err = pp_os_map(new_size, align, &target);
+    if (err)
+        return err;
+    p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    if (p == MAP_FAILED) {
+        err = errno;
+        munmap(target, new_size);
+        return err;
+    }
+    *out = p;
+    return 0;
+}
+
+static unsigned numa_nodes_cached;
+
+unsigned pp_os_numa_nodes(void)
+{
+    if (numa_nodes_cached)
+        return numa_nodes_cached;
+    unsigned n = 1;
+    if (numa_available() >= 0) {
+        int max = numa_max_node();
+        n = max >= 0 ? (unsigned)max + 1 : 1;
+    }
+    numa_nodes_cached = n;
+    return n;
+}
+
+int pp_os_bind(void *addr, size_t size, unsigned node)
+{
+    KEEP_ERRNO;
+    if (pp_os_numa_nodes() <= 1 || node >= 64)
+        return 0;
+    unsigned long mask = 1ul << node;
+    /* preferred, not bind: a full node must not turn into SIGBUS on first touch */
+    return mbind(addr, size, MPOL_PREFERRED, &mask, 64, 0) ? errno : 0;
+}
+
+unsigned pp_os_cpu_node(void)
+{
+    KEEP_ERRNO;
+    unsigned cpu = 0, node = 0;
+    if (syscall(SYS_getcpu, &cpu, &node, NULL) != 0)
+        return 0;
+    return node;
+}
+
+pid_t pp_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+uint64_t pp_os_random(void)
+{
+    const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+    uint64_t x = r ? r[0] ^ r[1] : 0x9e3779b97f4a7c15ull;
+    return x ^ (uint64_t)(uintptr_t)&numa_nodes_cached;   /* and the load address (ASLR) */
+}
+
+size_t pp_os_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+void pp_os_write(int fd, const char *buf, size_t len)
+{
+    KEEP_ERRNO;
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}

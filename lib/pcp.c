@@ -1,0 +1,115 @@
+/*
+ * pcp.c — the per-thread page cache (the kernel's per-cpu page lists, M6–M9).
+ *
+ * Each thread heap caches blocks of orders 0..PP_PCP_ORDERS-1 so that most slab allocations and
+ * frees do not take the pool lock. Refill and drain move `batch` pages at a time under one pool-lock
+ * hold; the cache drains once it holds more than `high` pages. Each cache has its own small lock, so
+ * a reclaimer can drain any thread's cache without waiting for (or signalling) its owner (M9).
+ * Cached blocks are linked through their first word: they are free memory owned by the cache.
+ * Invariant: a cached block's pages are PP_PG_CACHED; pcp->pages = sum(count[o] << o).
+ * Lock order: pcp lock, then pool lock.
+ * Layer: called by slab.c and heap.c; calls buddy.c.
+ */
+#include "internal.h"
+
+void pp_pcp_init(struct pp_pcp *pcp)
+{
+    pthread_mutex_init(&pcp->lock, NULL);
+    for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
+        pcp->list[o] = 0;
+        pcp->count[o] = 0;
+    }
+    pcp->pages = 0;
+    pcp->batch = (uint32_t)pp_opt.pcp_batch;
+    pcp->high = (uint32_t)pp_opt.pcp_high;
+}
+
+static void push(struct pp_pcp *pcp, uintptr_t block, unsigned order)
+{
+    *(uintptr_t *)block = pcp->list[order];
+    pcp->list[order] = block;
+    pcp->count[order]++;
+    pcp->pages += 1u << order;
+}
+
+static uintptr_t pop(struct pp_pcp *pcp, unsigned order)
+{
+    uintptr_t b = pcp->list[order];
+    if (b) {
+        pcp->list[order] = *(uintptr_t *)b;
+        pcp->count[order]--;
+        pcp->pages -= 1u << order;
+    }
+    return b;
+}
+
+/* Move about `pages` pages from the cache to the pool, largest orders first. Caller holds pcp lock. */
+static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t pages)
+{
+    size_t done = 0;
+    pthread_mutex_lock(&pool->lock);
+    for (int o = PP_PCP_ORDERS - 1; o >= 0 && done < pages; o--) {
+        uintptr_t b;
+        while (done < pages && (b = pop(pcp, (unsigned)o))) {
+            struct pp_region *r = pp_region_of(b);
+            if (r->node == pool->node) {
+                pp_buddy_free_locked(pool, b, (unsigned)o, 0, NULL);
+            } else {                       /* a block of another node (an adopted slab): its own pool */
+                pthread_mutex_unlock(&pool->lock);
+                pp_buddy_free(pp_pool_of(r->node), b, (unsigned)o);
+                pthread_mutex_lock(&pool->lock);
+            }
+            done += 1u << o;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return done;
+}
+
+uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order)
+{
+    if (order >= PP_PCP_ORDERS)
+        return pp_buddy_alloc(pool, order);
+    pthread_mutex_lock(&pcp->lock);
+    uintptr_t b = pop(pcp, order);
+    if (!b) {
+        /* refill: one pool-lock hold for a batch of blocks of this order */
+        unsigned n = pcp->batch >> order;
+        if (n == 0) n = 1;
+        pthread_mutex_lock(&pool->lock);
+        b = pp_buddy_alloc_locked(pool, order);
+        for (unsigned i = 1; b && i < n; i++) {
+            uintptr_t extra = pp_buddy_alloc_locked(pool, order);
+            if (!extra)
+                break;
+            push(pcp, extra, order);
+        }
+        pthread_mutex_unlock(&pool->lock);
+    }
+    pthread_mutex_unlock(&pcp->lock);
+    return b;
+}
+
+void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsigned order)
+{
+    if (order >= PP_PCP_ORDERS) {
+        pp_buddy_free(pp_pool_of(pp_region_of(block)->node), block, order);
+        return;
+    }
+    struct pp_region *r = pp_region_of(block);
+    memset(&r->state[pp_page_index(block)], PP_PG_CACHED, 1u << order);
+    pthread_mutex_lock(&pcp->lock);
+    push(pcp, block, order);
+    if (pcp->pages > pcp->high)
+        drain_locked(pcp, pool, pcp->pages - pcp->high + pcp->batch);
+    pthread_mutex_unlock(&pcp->lock);
+}
+
+/* Drain everything (reclaim, thread exit, malloc_trim). Any thread may call it for any cache. */
+size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool)
+{
+    pthread_mutex_lock(&pcp->lock);
+    size_t n = drain_locked(pcp, pool, pcp->pages);
+    pthread_mutex_unlock(&pcp->lock);
+    return n;
+}

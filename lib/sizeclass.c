@@ -1,0 +1,67 @@
+/*
+ * sizeclass.c — size classes and the slab size of each.
+ *
+ * Classes: 16..128 in steps of 16, then four per doubling (2^k + i * 2^(k-2), i = 1..4) up to 32 KiB,
+ * so neighbours are at most 25% apart (128 -> 160) and at least 12.5% (28 KiB -> 32 KiB).
+ * Every class size is a multiple of 16 (the C alignment), and the power-of-two alignments below
+ * 4 KiB find a class that is a multiple of them (pp_size_class_aligned).
+ * Slab order: the smallest block of >= 16 KiB that holds >= 8 objects with <= 1/8 waste (max order 6).
+ * Layer: pure computation; called by heap.c and slab.c.
+ */
+#include "internal.h"
+
+/* (size + 15) / 16 -> class for sizes 0..1024. A constant, so malloc works before start-up ran
+ * (the first malloc comes from whichever library constructor runs first); the unit test checks it
+ * against pp_size_class. */
+PP_HIDDEN const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1] = {
+    1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 11, 11, 12,
+    12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16,
+    16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
+    18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
+    20,
+};
+PP_HIDDEN uint32_t pp_class_size[PP_NCLASSES];
+PP_HIDDEN uint8_t pp_class_order[PP_NCLASSES];
+
+unsigned pp_size_class(size_t size)
+{
+    if (size <= 128)
+        return size ? (unsigned)((size + 15) >> 4) : 1;
+    unsigned k = 63u - (unsigned)__builtin_clzll(size - 1);      /* size in (2^k, 2^(k+1)] */
+    size_t step = (size_t)1 << (k - 2);
+    unsigned i = (unsigned)((size - ((size_t)1 << k) + step - 1) / step);
+    return 8 + (k - 7) * 4 + i;
+}
+
+unsigned pp_size_class_aligned(size_t size, size_t align)
+{
+    if (align > PP_PAGE_SIZE || size > PP_SMALL_MAX)
+        return 0;
+    for (unsigned c = pp_size_class(size < align ? align : size); c < PP_NCLASSES; c++)
+        if (pp_class_size[c] % align == 0)
+            return c;
+    return 0;
+}
+
+static unsigned slab_order(uint32_t size)
+{
+    for (unsigned o = 2; o < 6; o++) {
+        size_t bytes = PP_PAGE_SIZE << o;
+        if (bytes / size >= 8 && (bytes % size) * 8 <= bytes)
+            return o;
+    }
+    return 6;
+}
+
+void pp_sizeclass_init(void)
+{
+    pp_class_size[0] = 0;
+    for (unsigned c = 1; c <= 8; c++)
+        pp_class_size[c] = c * 16;
+    unsigned c = 9;
+    for (unsigned k = 7; k < 15; k++)
+        for (unsigned i = 1; i <= 4; i++)
+            pp_class_size[c++] = (1u << k) + i * (1u << (k - 2));
+    for (c = 1; c < PP_NCLASSES; c++)
+        pp_class_order[c] = (uint8_t)slab_order(pp_class_size[c]);
+}

@@ -1,0 +1,441 @@
+/*
+ * slab.c — slabs: buddy blocks carved into objects of one size class, owned by one thread heap.
+ *
+ * A slab is in exactly one place: its heap's current bin (PP_SLAB_CURRENT), the heap's partial list
+ * (has free objects), the heap's full list (none, as far as the owner knows), or the global abandoned
+ * list of its class (its thread exited). Objects move: carved lazily from `bump` (so untouched pages
+ * stay untouched) -> `free` (owner, no atomics) -> handed out -> back to `free` (owner's free()) or to
+ * `thread_free` (another thread's free(): a lock-free push), which the owner collects in its slow path.
+ * `used` counts objects handed out and not yet back on `free`, so a slab is empty when used == 0,
+ * and it cannot be released while any of its objects is still on its way through thread_free.
+ *
+ * Remote frees and full slabs: the first remote free into a full slab bumps the owner's
+ * remote_hint[cls]; the owner scans its full list when the hint moved. Owner (store list = FULL,
+ * then load thread_free) and freer (push, then load list) are sequentially consistent, so at least
+ * one of them sees the other (Dekker): a slab is never stranded on the full list.
+ *
+ * A free object holds the free-list link in word 0 and pp_free_key in word 1; malloc clears word 1.
+ * free() of an object whose word 1 is the key is a double free (the key is random per process).
+ * Layer: called by heap.c and the inline fast path; calls pcp.c and buddy.c.
+ */
+#include "internal.h"
+
+PP_HIDDEN struct pp_slab pp_slab_empty;    /* free == NULL: the fast path falls through to the slow path */
+PP_HIDDEN uintptr_t pp_free_key;
+
+static pthread_mutex_t desc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pp_slab *desc_free;          /* recycled descriptors. desc_lock */
+
+struct abandoned {
+    pthread_mutex_t lock;
+    struct pp_slab_list list;
+};
+static struct abandoned abandoned[PP_NCLASSES];
+static _Atomic size_t abandoned_count;
+
+/* ---- Descriptors (type-stable: never unmapped) ---- */
+static struct pp_slab *desc_alloc(void)
+{
+    pthread_mutex_lock(&desc_lock);
+    struct pp_slab *s = desc_free;
+    if (s) {
+        desc_free = s->next;
+    } else {
+        enum { BATCH = 64 };
+        struct pp_slab *batch = pp_meta_alloc(BATCH * sizeof(*batch));
+        if (batch) {
+            for (int i = 1; i < BATCH - 1; i++)
+                batch[i].next = &batch[i + 1];
+            batch[BATCH - 1].next = NULL;
+            desc_free = &batch[1];
+            s = &batch[0];
+        }
+    }
+    pthread_mutex_unlock(&desc_lock);
+    return s;
+}
+
+static void desc_free_one(struct pp_slab *s)
+{
+    pthread_mutex_lock(&desc_lock);
+    s->next = desc_free;
+    desc_free = s;
+    pthread_mutex_unlock(&desc_lock);
+}
+
+/* ---- Heap lists (owner only): doubly linked, O(1) removal ---- */
+static void list_push(struct pp_slab_list *l, struct pp_slab *s)
+{
+    s->prev = NULL;
+    s->next = l->first;
+    if (l->first)
+        l->first->prev = s;
+    l->first = s;
+    l->count++;
+}
+
+static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
+{
+    if (s->prev) s->prev->next = s->next; else l->first = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    l->count--;
+}
+
+static void set_list(struct pp_slab *s, uint8_t list) { __atomic_store_n(&s->list, list, __ATOMIC_SEQ_CST); }
+
+/* ---- Objects ---- */
+static inline void *pop(struct pp_slab *s)
+{
+    void **b = s->free;
+    s->free = b[0];
+    b[1] = NULL;                 /* not free any more: clears the double-free key */
+    s->used++;
+    return b;
+}
+
+/* Take the remote frees: one atomic exchange, then a walk of the taken list (owner only). */
+static uint32_t collect(struct pp_slab *s)
+{
+    if (!atomic_load_explicit(&s->thread_free, memory_order_relaxed))
+        return 0;
+    void **list = atomic_exchange_explicit(&s->thread_free, NULL, memory_order_acquire);
+    if (!list)
+        return 0;
+    uint32_t n = 1;
+    void **last = list;
+    while (last[0]) {
+        last = last[0];
+        n++;
+    }
+    last[0] = s->free;
+    s->free = list;
+    s->used -= n;
+    return n;
+}
+
+/* Carve up to 64 never-used objects into the free list, in address order. */
+static bool carve(struct pp_slab *s)
+{
+    if (s->bump >= s->end)
+        return false;
+    uintptr_t n = (s->end - s->bump) / s->size;
+    if (n > 64) n = 64;
+    uintptr_t first = s->bump;
+    for (uintptr_t i = 0; i + 1 < n; i++)
+        *(void **)(first + i * s->size) = (void *)(first + (i + 1) * s->size);
+    *(void **)(first + (n - 1) * s->size) = s->free;
+    s->free = (void *)first;
+    s->bump = first + n * s->size;
+    return true;
+}
+
+static bool refill(struct pp_slab *s) { return s->free || collect(s) || carve(s); }
+
+/* ---- Slab life cycle ---- */
+static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
+{
+    unsigned order = pp_class_order[cls];
+    uintptr_t block = pp_pcp_alloc(&h->pcp, h->pool, order);
+    if (!block) {
+        pp_thread_drain_all();              /* memory may sit in other threads' caches (M10) */
+        block = pp_pcp_alloc(&h->pcp, h->pool, order);
+        if (!block)
+            return NULL;
+    }
+    struct pp_slab *s = desc_alloc();
+    if (!s) {
+        pp_pcp_free(&h->pcp, h->pool, block, order);
+        return NULL;
+    }
+    uint32_t size = pp_class_size[cls];
+    s->free = NULL;
+    s->used = 0;
+    s->size = size;
+    s->capacity = (uint32_t)((PP_PAGE_SIZE << order) / size);
+    s->magic = (((uint64_t)1 << 40) + size - 1) / size;
+    s->cls = (uint8_t)cls;
+    s->order = (uint8_t)order;
+    s->start = s->bump = block;
+    s->end = block + (uintptr_t)s->capacity * size;
+    atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
+    atomic_store_explicit(&s->heap, h, memory_order_relaxed);
+    struct pp_region *r = pp_region_of(block);
+    unsigned pi = pp_page_index(block);
+    for (unsigned i = 0; i < (1u << order); i++)
+        r->slab[pi + i] = s;
+    memset(&r->state[pi], PP_PG_SLAB, 1u << order);
+    pp_inuse_add((size_t)1 << order);
+    return s;
+}
+
+/* Give an empty slab's block back (to the caller's page cache when there is one). */
+static void slab_release(struct pp_heap *h, struct pp_slab *s)
+{
+    pp_assert_internal(s->used == 0 && !atomic_load(&s->thread_free));
+    struct pp_region *r = pp_region_of(s->start);
+    unsigned pi = pp_page_index(s->start);
+    for (unsigned i = 0; i < (1u << s->order); i++)
+        r->slab[pi + i] = NULL;
+    pp_inuse_sub((size_t)1 << s->order);
+    set_list(s, PP_SLAB_NONE);
+    if (h && h != &pp_heap_empty && r->node == h->pool->node)
+        pp_pcp_free(&h->pcp, h->pool, s->start, s->order);
+    else
+        pp_buddy_free(pp_pool_of(r->node), s->start, s->order);
+    desc_free_one(s);
+}
+
+static void make_current(struct pp_heap *h, unsigned cls, struct pp_slab *s)
+{
+    set_list(s, PP_SLAB_CURRENT);
+    h->bins[cls] = s;
+}
+
+static void to_full(struct pp_heap *h, unsigned cls, struct pp_slab *s)
+{
+    set_list(s, PP_SLAB_FULL);
+    list_push(&h->full[cls], s);
+    /* Dekker with pp_slab_free_remote: a push that missed list == FULL is seen here */
+    if (atomic_load(&s->thread_free)) {
+        list_remove(&h->full[cls], s);
+        set_list(s, PP_SLAB_PARTIAL);
+        list_push(&h->partial[cls], s);
+    }
+}
+
+/* Scan the full list for slabs that received remote frees since the owner last looked. */
+static void scan_full(struct pp_heap *h, unsigned cls)
+{
+    struct pp_slab *s = h->full[cls].first, *next;
+    for (; s; s = next) {
+        next = s->next;
+        if (!atomic_load_explicit(&s->thread_free, memory_order_relaxed))
+            continue;
+        list_remove(&h->full[cls], s);
+        collect(s);
+        if (s->used == 0) {
+            slab_release(h, s);
+        } else {
+            set_list(s, PP_SLAB_PARTIAL);
+            list_push(&h->partial[cls], s);
+        }
+    }
+}
+
+static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
+{
+    struct abandoned *a = &abandoned[cls];
+    if (!a->list.first)                     /* racy peek: a miss only means a new slab */
+        return NULL;
+    for (;;) {
+        pthread_mutex_lock(&a->lock);
+        struct pp_slab *s = a->list.first;
+        if (s) {
+            list_remove(&a->list, s);
+            abandoned_count--;
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (!s)
+            return NULL;
+        atomic_store(&s->heap, h);
+        collect(s);
+        if (s->used == 0) {
+            slab_release(h, s);
+            continue;
+        }
+        if (refill(s))
+            return s;
+        to_full(h, cls, s);
+    }
+}
+
+/* The allocation slow path for a small class: the current slab is out of free objects. */
+void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
+{
+    if (PP_UNLIKELY(h == &pp_heap_empty)) {
+        h = pp_thread_heap_init();
+        if (!h) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (h->bins[cls]->free)             /* a recursive call during init may have filled it */
+            return pop(h->bins[cls]);
+    }
+    pp_stat_add(slow_calls, 1);
+    struct pp_slab *s = h->bins[cls];
+    if (s != &pp_slab_empty) {
+        if (refill(s))
+            return pop(s);
+        h->bins[cls] = &pp_slab_empty;
+        to_full(h, cls, s);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        while ((s = h->partial[cls].first)) {
+            list_remove(&h->partial[cls], s);
+            if (refill(s)) {
+                make_current(h, cls, s);
+                return pop(s);
+            }
+            to_full(h, cls, s);
+        }
+        uint32_t hint = atomic_load_explicit(&h->remote_hint[cls], memory_order_acquire);
+        if (pass || hint == h->remote_seen[cls])
+            break;
+        h->remote_seen[cls] = hint;
+        scan_full(h, cls);
+    }
+    s = adopt(h, cls);
+    if (!s) {
+        s = slab_new(h, cls);
+        if (!s) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        refill(s);
+    }
+    make_current(h, cls, s);
+    return pop(s);
+}
+
+/* After a local free that made a full slab non-full, or a slab empty. */
+void pp_slab_local_slow(struct pp_heap *h, struct pp_slab *s)
+{
+    unsigned cls = s->cls;
+    uint8_t list = s->list;
+    if (s->used == 0 && list != PP_SLAB_CURRENT) {
+        list_remove(list == PP_SLAB_FULL ? &h->full[cls] : &h->partial[cls], s);
+        collect(s);                         /* nothing can be pending: used counts pending frees */
+        slab_release(h, s);
+    } else if (list == PP_SLAB_FULL) {
+        list_remove(&h->full[cls], s);
+        set_list(s, PP_SLAB_PARTIAL);
+        list_push(&h->partial[cls], s);
+    }
+}
+
+void pp_slab_free_remote(struct pp_slab *s, void *p)
+{
+    struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_acquire);  /* before the push: s may be reused after */
+    void **b = p;
+    b[1] = (void *)pp_free_key;
+    void *old = atomic_load_explicit(&s->thread_free, memory_order_relaxed);
+    do {
+        b[0] = old;
+    } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &old, p, memory_order_seq_cst, memory_order_relaxed));
+    /* heaps are type-stable, so bumping a recycled heap's hint is harmless (one extra scan) */
+    if (!old && h && __atomic_load_n(&s->list, __ATOMIC_SEQ_CST) == PP_SLAB_FULL)
+        atomic_fetch_add_explicit(&h->remote_hint[s->cls], 1, memory_order_release);
+}
+
+/* ---- Thread exit: the heap's slabs are released if empty, else abandoned for adoption ---- */
+static void abandon_one(struct pp_heap *h, struct pp_slab *s)
+{
+    collect(s);
+    if (s->used == 0) {
+        slab_release(h, s);
+        return;
+    }
+    set_list(s, PP_SLAB_ABANDONED);
+    atomic_store(&s->heap, NULL);
+    struct abandoned *a = &abandoned[s->cls];
+    pthread_mutex_lock(&a->lock);
+    list_push(&a->list, s);
+    abandoned_count++;
+    pthread_mutex_unlock(&a->lock);
+}
+
+void pp_slab_abandon_all(struct pp_heap *h)
+{
+    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
+        struct pp_slab *s = h->bins[cls];
+        h->bins[cls] = &pp_slab_empty;
+        if (s != &pp_slab_empty)
+            abandon_one(h, s);
+        struct pp_slab_list *lists[2] = { &h->partial[cls], &h->full[cls] };
+        for (int i = 0; i < 2; i++)
+            while ((s = lists[i]->first)) {
+                list_remove(lists[i], s);
+                abandon_one(h, s);
+            }
+        h->remote_seen[cls] = atomic_load(&h->remote_hint[cls]);
+    }
+}
+
+/* Release the owner's empty slabs (reclaim, malloc_trim). Returns pages released. */
+size_t pp_slab_reclaim(struct pp_heap *h)
+{
+    size_t pages = 0;
+    if (h == &pp_heap_empty)
+        return 0;
+    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
+        struct pp_slab *s = h->bins[cls];
+        if (s != &pp_slab_empty) {
+            collect(s);
+            if (s->used == 0) {
+                h->bins[cls] = &pp_slab_empty;
+                pages += 1u << s->order;
+                slab_release(h, s);
+            }
+        }
+        scan_full(h, cls);
+        struct pp_slab *next;
+        for (s = h->partial[cls].first; s; s = next) {
+            next = s->next;
+            collect(s);
+            if (s->used == 0) {
+                list_remove(&h->partial[cls], s);
+                pages += 1u << s->order;
+                slab_release(h, s);
+            }
+        }
+    }
+    return pages;
+}
+
+/* Release abandoned slabs whose objects have all been freed by other threads. */
+size_t pp_slab_reclaim_abandoned(void)
+{
+    size_t pages = 0;
+    if (!abandoned_count)
+        return 0;
+    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
+        struct abandoned *a = &abandoned[cls];
+        pthread_mutex_lock(&a->lock);
+        struct pp_slab *s, *next;
+        for (s = a->list.first; s; s = next) {
+            next = s->next;
+            collect(s);                     /* safe: nobody owns it, and we hold the list lock */
+            if (s->used == 0) {
+                list_remove(&a->list, s);
+                abandoned_count--;
+                pages += 1u << s->order;
+                slab_release(NULL, s);
+            }
+        }
+        pthread_mutex_unlock(&a->lock);
+    }
+    return pages;
+}
+
+/* ---- fork ---- */
+void pp_slab_fork_prepare(void)
+{
+    for (unsigned c = 0; c < PP_NCLASSES; c++)
+        pthread_mutex_lock(&abandoned[c].lock);
+    pthread_mutex_lock(&desc_lock);
+}
+
+void pp_slab_fork_parent(void)
+{
+    pthread_mutex_unlock(&desc_lock);
+    for (unsigned c = 0; c < PP_NCLASSES; c++)
+        pthread_mutex_unlock(&abandoned[c].lock);
+}
+
+void pp_slab_fork_child(void)
+{
+    pthread_mutex_init(&desc_lock, NULL);
+    for (unsigned c = 0; c < PP_NCLASSES; c++)
+        pthread_mutex_init(&abandoned[c].lock, NULL);
+}

@@ -1,0 +1,82 @@
+/*
+ * stats.c — counters and the memory explanation (pp_stats_get, pp_stats_print, PAGEPOOL_STATS=1).
+ *
+ * Accounting identity, checked by pp_stats_check (debug builds and tests) when the process is quiet:
+ *   mapped = in_use + free_hot + free_cold + cached + bank
+ * where in_use is counted where pages change hands (slab.c, heap.c), free_* by the pools,
+ * cached by the page caches and bank by the region bank.
+ * Layer: side layer; reads counters of buddy.c, region.c and thread.c; prints through diag.c.
+ */
+#include "internal.h"
+#include <pagepool.h>
+#include <unistd.h>
+
+PP_HIDDEN struct pp_counters pp_counters;
+
+void pp_stats_get(struct pp_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (atomic_load(&pp_init_state) != 2)
+        return;
+    size_t cold_pages;
+    size_t free_pages = pp_buddy_free_pages(&cold_pages);
+    size_t huge = atomic_load(&pp_counters.huge_bytes);
+    out->mapped = pp_region_mapped_bytes();
+    out->free_hot = (free_pages - cold_pages) << PP_PAGE_SHIFT;
+    out->free_cold = cold_pages << PP_PAGE_SHIFT;
+    out->cached = pp_thread_cached_pages() << PP_PAGE_SHIFT;
+    out->bank = pp_region_bank_bytes(&(bool){ false });
+    out->in_use = atomic_load(&pp_counters.in_use_pages) << PP_PAGE_SHIFT;
+    out->huge = huge;
+    out->slow_calls = atomic_load(&pp_counters.slow_calls);
+    out->mmap_calls = atomic_load(&pp_counters.mmap_calls);
+    out->munmap_calls = atomic_load(&pp_counters.munmap_calls);
+    out->madvise_calls = atomic_load(&pp_counters.madvise_calls);
+    out->released = atomic_load(&pp_counters.released);
+    out->threads = atomic_load(&pp_counters.threads);
+    out->threads_live = atomic_load(&pp_counters.threads_live);
+    out->nodes = pp_nr_nodes;
+}
+
+static void line(int fd, const char *name, size_t bytes)
+{
+    char buf[128];
+    int n = pp_format(buf, sizeof(buf), "pagepool:   %-12s %10zu KiB\n", name, bytes >> 10);
+    pp_os_write(fd, buf, (size_t)n);
+}
+
+void pp_stats_print(int fd)
+{
+    struct pp_stats s;
+    pp_stats_get(&s);
+    char buf[256];
+    int n = pp_format(buf, sizeof(buf), "pagepool: statistics for pid %d (%lu thread heaps, %lu live, %lu node(s))\n",
+                      (int)getpid(), (unsigned long)s.threads, (unsigned long)s.threads_live, (unsigned long)s.nodes);
+    pp_os_write(fd, buf, (size_t)n);
+    line(fd, "mapped", s.mapped);
+    line(fd, "in use", s.in_use);
+    line(fd, "free hot", s.free_hot);
+    line(fd, "free cold", s.free_cold);
+    line(fd, "cached", s.cached);
+    line(fd, "bank", s.bank);
+    line(fd, "huge", s.huge);
+    line(fd, "released", s.released);
+    n = pp_format(buf, sizeof(buf), "pagepool:   calls: %lu slow paths, %lu mmap, %lu munmap, %lu madvise\n",
+                  (unsigned long)s.slow_calls, (unsigned long)s.mmap_calls, (unsigned long)s.munmap_calls,
+                  (unsigned long)s.madvise_calls);
+    pp_os_write(fd, buf, (size_t)n);
+}
+
+/* The identity above; exact only when no other thread is allocating. */
+PP_HIDDEN bool pp_stats_check(void)
+{
+    struct pp_stats s;
+    pp_stats_get(&s);
+    return s.mapped == s.in_use + s.free_hot + s.free_cold + s.cached + s.bank;
+}
+
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (pp_opt.stats && atomic_load(&pp_init_state) == 2)
+        pp_stats_print(2);
+}

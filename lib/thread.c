@@ -1,0 +1,221 @@
+/*
+ * thread.c — process start-up, the thread registry, heap life cycle, and fork.
+ *
+ * Start-up is re-entrant. Everything pagepool needs before it can serve an allocation (options via
+ * getenv, size classes, the pagemap and the pools, which only mmap) runs first, without malloc.
+ * Only then is the state READY; the steps that may call malloc themselves (pthread_atfork, the thread
+ * key, liburcu) come after, and their allocations take the ordinary path. A thread that finds
+ * another thread initialising waits for it; the initialising thread itself never waits.
+ *
+ * Registry: every live heap is on an RCU list (liburcu-bp: no thread registration needed from the
+ * application). Reclaimers walk it under rcu_read_lock and drain the page caches through each cache's
+ * own lock, so reclaim never blocks thread start or exit. Exiting heaps are unlinked, wait for one
+ * grace period in batches (one synchronize_rcu per ZOMBIE_BATCH exits), then are recycled.
+ * Layer: called by slab.c/heap.c (heap init) and reclaim paths; calls slab.c, pcp.c, buddy.c, region.c.
+ */
+#include "internal.h"
+#include <urcu-bp.h>
+#include <urcu/rculist.h>
+#include <sched.h>
+
+PP_HIDDEN struct pp_heap pp_heap_empty = { .bins = { [0 ... PP_NCLASSES - 1] = &pp_slab_empty } };
+PP_HIDDEN __thread struct pp_heap *pp_tls_heap = &pp_heap_empty;
+PP_HIDDEN _Atomic int pp_init_state;       /* 0 none, 1 initialising, 2 ready */
+
+enum { ZOMBIE_BATCH = 32 };
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static CDS_LIST_HEAD(registry);            /* live heaps. RCU readers; writers hold registry_lock */
+static struct pp_heap *zombies;            /* exited, unlinked, waiting for a grace period. registry_lock */
+static unsigned nzombies;
+static struct pp_heap *heap_free;          /* ready for reuse. registry_lock */
+static pthread_key_t exit_key;
+static pid_t init_tid;
+
+static void thread_exit(void *arg);
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+
+static void init_core(void)
+{
+    pp_options_init();
+    if (pp_os_page_size() != PP_PAGE_SIZE)
+        pp_fatal("this machine's page size is %zu; pagepool is built for 4 KiB pages", pp_os_page_size());
+    pp_sizeclass_init();
+    pp_free_key = (uintptr_t)(pp_os_random() | 1);
+    int err = pp_region_init();
+    if (!err)
+        err = pp_buddy_init(pp_opt.nodes > 0 ? (unsigned)pp_opt.nodes : pp_os_numa_nodes());
+    if (err)
+        pp_fatal("cannot reserve the pagemap or the pools (errno %d): check `ulimit -v`", err);
+}
+
+void pp_thread_init_once(void)
+{
+    int state = atomic_load_explicit(&pp_init_state, memory_order_acquire);
+    if (PP_LIKELY(state == 2))
+        return;
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&pp_init_state, &expected, 1)) {
+        init_tid = pp_os_gettid();
+        init_core();
+        atomic_store_explicit(&pp_init_state, 2, memory_order_release);
+        /* from here on, malloc works: these may allocate */
+        pthread_key_create(&exit_key, thread_exit);
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        pp_verbose("started: %u node(s), pid %d", pp_nr_nodes, (int)init_tid);
+        return;
+    }
+    while (atomic_load_explicit(&pp_init_state, memory_order_acquire) != 2)
+        sched_yield();
+}
+
+struct pp_heap *pp_thread_heap_init(void)
+{
+    pp_thread_init_once();
+    if (pp_tls_heap != &pp_heap_empty)      /* initialised by a recursive call */
+        return pp_tls_heap;
+    pthread_mutex_lock(&registry_lock);
+    struct pp_heap *h = heap_free;
+    if (h)
+        heap_free = h->next_free;
+    pthread_mutex_unlock(&registry_lock);
+    if (!h) {
+        h = pp_meta_alloc(sizeof(*h));
+        if (!h)
+            return NULL;
+    } else {
+        memset(h, 0, offsetof(struct pp_heap, remote_hint));   /* bins and lists; hints keep counting */
+    }
+    for (unsigned c = 0; c < PP_NCLASSES; c++) {
+        h->bins[c] = &pp_slab_empty;
+        h->remote_seen[c] = atomic_load(&h->remote_hint[c]);
+    }
+    h->tid = pp_os_gettid();
+    h->node = pp_opt.nodes > 0 ? (unsigned)h->tid % pp_nr_nodes : pp_os_cpu_node() % pp_nr_nodes;
+    h->pool = pp_pool_of(h->node);
+    pp_pcp_init(&h->pcp);
+    atomic_store(&h->state, PP_HEAP_LIVE);
+    pp_tls_heap = h;                        /* before anything below can recurse into malloc */
+    pthread_mutex_lock(&registry_lock);
+    cds_list_add_rcu(&h->registry, &registry);
+    pthread_mutex_unlock(&registry_lock);
+    pp_stat_add(threads, 1);
+    pp_stat_add(threads_live, 1);
+    if (atomic_load(&pp_init_state) == 2)
+        pthread_setspecific(exit_key, h);
+    return h;
+}
+
+static void recycle_zombies_locked(void)
+{
+    synchronize_rcu();                      /* no reclaimer still walks through them */
+    while (zombies) {
+        struct pp_heap *z = zombies;
+        zombies = z->next_free;
+        atomic_store(&z->state, PP_HEAP_FREE);
+        z->next_free = heap_free;
+        heap_free = z;
+    }
+    nzombies = 0;
+}
+
+/* Detach a heap from its (exited) thread: slabs abandoned or released, page cache drained. */
+static void heap_retire(struct pp_heap *h)
+{
+    pp_slab_abandon_all(h);
+    pp_pcp_drain(&h->pcp, h->pool);
+    atomic_store(&h->state, PP_HEAP_DEAD);
+    pp_stat_sub(threads_live, 1);
+}
+
+static void thread_exit(void *arg)
+{
+    struct pp_heap *h = arg;
+    pp_tls_heap = &pp_heap_empty;           /* later frees from this thread go the remote way */
+    heap_retire(h);
+    pthread_mutex_lock(&registry_lock);
+    cds_list_del_rcu(&h->registry);
+    h->next_free = zombies;
+    zombies = h;
+    if (++nzombies >= ZOMBIE_BATCH)
+        recycle_zombies_locked();
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure). */
+size_t pp_thread_drain_all(void)
+{
+    size_t pages = 0;
+    struct pp_heap *h;
+    rcu_read_lock();
+    cds_list_for_each_entry_rcu(h, &registry, registry)
+        if (atomic_load(&h->state) == PP_HEAP_LIVE)
+            pages += pp_pcp_drain(&h->pcp, h->pool);
+    rcu_read_unlock();
+    return pages;
+}
+
+size_t pp_thread_cached_pages(void)
+{
+    size_t pages = 0;
+    struct pp_heap *h;
+    rcu_read_lock();
+    cds_list_for_each_entry_rcu(h, &registry, registry)
+        pages += __atomic_load_n(&h->pcp.pages, __ATOMIC_RELAXED);
+    rcu_read_unlock();
+    return pages;
+}
+
+/* ---- fork: every lock is taken before, released in the parent, re-created in the child ---- */
+static void fork_prepare(void)
+{
+    if (atomic_load(&pp_init_state) != 2)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    struct pp_heap *h;
+    cds_list_for_each_entry(h, &registry, registry)
+        pthread_mutex_lock(&h->pcp.lock);
+    pp_slab_fork_prepare();
+    pp_buddy_lock_all();
+    pp_region_fork_prepare();
+    urcu_bp_before_fork();
+}
+
+static void fork_parent(void)
+{
+    if (atomic_load(&pp_init_state) != 2)
+        return;
+    urcu_bp_after_fork_parent();
+    pp_region_fork_parent();
+    pp_buddy_unlock_all();
+    pp_slab_fork_parent();
+    struct pp_heap *h;
+    cds_list_for_each_entry(h, &registry, registry)
+        pthread_mutex_unlock(&h->pcp.lock);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void fork_child(void)
+{
+    if (atomic_load(&pp_init_state) != 2)
+        return;
+    urcu_bp_after_fork_child();
+    pp_region_fork_child();
+    pp_buddy_reinit_locks();
+    pp_slab_fork_child();
+    pthread_mutex_init(&registry_lock, NULL);
+    struct pp_heap *h, *tmp;
+    cds_list_for_each_entry(h, &registry, registry)
+        pthread_mutex_init(&h->pcp.lock, NULL);
+    /* the other threads do not exist in the child: their heaps are retired now (single-threaded) */
+    cds_list_for_each_entry_safe(h, tmp, &registry, registry) {
+        if (h == pp_tls_heap)
+            continue;
+        heap_retire(h);
+        cds_list_del(&h->registry);
+        atomic_store(&h->state, PP_HEAP_FREE);
+        h->next_free = heap_free;
+        heap_free = h;
+    }
+}

@@ -1,0 +1,186 @@
+/*
+ * types.h — every pagepool structure, the glossary and the build-time constants.
+ *
+ * Glossary:
+ *   OS page  4 KiB, the unit of the buddy (checked at start-up).
+ *   block    2^order contiguous OS pages, order 0..9, aligned to its own size; what the buddy hands out.
+ *   region   2 MiB, 2 MiB-aligned (one transparent huge page) = one order-9 block. Each has a descriptor
+ *            (struct pp_region) kept out of line, holding the per-page metadata (the kernel's struct page).
+ *   run      a large allocation: npages contiguous pages, the tail of a power-of-two block trimmed off.
+ *   huge     an allocation larger than a region: whole regions mapped for it alone.
+ *   slab     a block carved into objects of one size class, owned by one thread heap.
+ *   object   one small user allocation, inside a slab.
+ *
+ * Synchronisation: every shared field says how it is protected (pool lock, pcp lock, atomic, owner).
+ */
+#ifndef PP_TYPES_H
+#define PP_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <urcu/list.h>
+
+#ifndef PP_DEBUG
+#define PP_DEBUG 0
+#endif
+#ifndef PP_STATS
+#define PP_STATS 1
+#endif
+#ifndef PP_SECURE
+#define PP_SECURE 0
+#endif
+#if PP_DEBUG < 0 || PP_DEBUG > 3
+#error "PP_DEBUG must be 0..3"
+#endif
+
+/* ---- Units ---- */
+#define PP_PAGE_SHIFT     12
+#define PP_PAGE_SIZE      ((size_t)1 << PP_PAGE_SHIFT)
+#define PP_REGION_SHIFT   21
+#define PP_REGION_SIZE    ((size_t)1 << PP_REGION_SHIFT)
+#define PP_REGION_PAGES   (PP_REGION_SIZE >> PP_PAGE_SHIFT)   /* 512 */
+#define PP_MAX_ORDER      9                                   /* an order-9 block is a whole region */
+#define PP_NR_ORDERS      (PP_MAX_ORDER + 1)
+#define PP_VA_BITS        47                                  /* user address space, 4-level paging */
+#define PP_MAX_NODES      64
+#define PP_MAX_REGIONS    (1u << 16)     /* per node pool: 128 GiB */
+#define PP_NO_PAGE        0xffffu        /* end of a per-region free list */
+
+/* ---- Size classes (sizeclass.c) ---- */
+#define PP_SMALL_FAST_MAX 1024           /* sizes the inline fast path maps with one table load */
+#define PP_SMALL_MAX      (32 * 1024)    /* largest size served from slabs */
+#define PP_NCLASSES       41             /* class 0 unused; 16..128 by 16 (8), then 4 per doubling to 32 KiB (32) */
+#define PP_MIN_ALIGN      16
+
+/* ---- Per-page state (struct pp_region.state[]) ---- */
+enum pp_page_state {
+    PP_PG_UNUSED = 0,      /* never handed out (a fresh region's pages before the buddy takes them) */
+    PP_PG_FREE_HEAD,       /* first page of a free block in the buddy; order[] holds its order */
+    PP_PG_FREE_TAIL,       /* other pages of a free buddy block */
+    PP_PG_CACHED,          /* pages of a block held by a per-thread page cache */
+    PP_PG_SLAB,            /* pages of a slab; slab[] points at its descriptor */
+    PP_PG_LARGE_HEAD,      /* first page of a large run; npages[] holds its length */
+    PP_PG_LARGE_TAIL,      /* other pages of a large run */
+};
+
+/* page flags (struct pp_region.flags[]), meaningful on free block heads */
+#define PP_PF_COLD  0x01   /* released with madvise: refaults (and reads as zero after MADV_DONTNEED) */
+
+enum pp_region_kind { PP_REGION_POOL = 1, PP_REGION_HUGE, PP_REGION_DEAD };
+
+struct pp_slab;
+struct pp_heap;
+
+/* A region descriptor: the struct-page array of one 2 MiB region, out of line (metadata pool). */
+struct pp_region {
+    uintptr_t base;                       /* 2 MiB-aligned address; immutable */
+    uint8_t kind;                         /* enum pp_region_kind; immutable while mapped */
+    uint8_t node;                         /* NUMA node of the pool that owns it */
+    uint16_t pad0;
+    uint32_t idx;                         /* index in its pool (allocation prefers low indexes) */
+    size_t huge_size;                     /* HUGE: bytes mapped for the block */
+    size_t huge_usable;                   /* HUGE: bytes usable by the program */
+    /* the buddy's per-region free lists. Synchronization: pool lock */
+    uint32_t nr_free;                     /* free pages in this region (in the buddy) */
+    uint16_t head[PP_NR_ORDERS];          /* first free block of each order, or PP_NO_PAGE */
+    uint16_t tail[PP_NR_ORDERS];
+    uint16_t link_next[PP_REGION_PAGES];  /* free-list links by page index */
+    uint16_t link_prev[PP_REGION_PAGES];
+    /* per-page metadata. state/order/npages: pool lock while free, owner while allocated */
+    uint8_t state[PP_REGION_PAGES];       /* enum pp_page_state */
+    uint8_t order[PP_REGION_PAGES];       /* FREE_HEAD/CACHED head: block order */
+    uint8_t flags[PP_REGION_PAGES];       /* PP_PF_* on free block heads */
+    uint16_t npages[PP_REGION_PAGES];     /* LARGE_HEAD: pages in the run */
+    struct pp_slab *slab[PP_REGION_PAGES];/* SLAB pages: the slab; read lock-free by free() */
+};
+
+/* A slab: one buddy block carved into objects of one size class.
+ * The first cache line is what malloc/free touch on the fast path. */
+struct pp_slab {
+    void *free;                           /* owner's free list. Synchronization: owner */
+    _Atomic(struct pp_heap *) heap;       /* owner; NULL while abandoned */
+    uint32_t used;                        /* objects not on `free` (includes thread_free). owner */
+    uint32_t size;                        /* object size, bytes; immutable while live */
+    uint32_t capacity;                    /* objects in the slab */
+    uint8_t cls;                          /* size class */
+    uint8_t order;                        /* buddy order of the slab's block */
+    uint8_t list;                         /* which heap list holds it: PP_SLAB_* */
+    uint8_t pad;
+    uint64_t magic;                       /* ceil(2^40 / size): offset -> index without a division */
+    uintptr_t start;                      /* first object (= block address) */
+    _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
+    uintptr_t bump;                       /* next never-used object; carved lazily */
+    uintptr_t end;                        /* end of the last whole object */
+    struct pp_slab *next, *prev;          /* heap list / abandoned list / descriptor free list */
+};
+
+enum { PP_SLAB_NONE = 0, PP_SLAB_CURRENT, PP_SLAB_PARTIAL, PP_SLAB_FULL, PP_SLAB_ABANDONED };
+
+struct pp_slab_list { struct pp_slab *first; uint32_t count; };
+
+/* A per-thread page cache (the kernel's per-cpu pages): small blocks kept off the pool lock. */
+#define PP_PCP_ORDERS 5                   /* caches orders 0..4 (4..64 KiB) */
+struct pp_pcp {
+    pthread_mutex_t lock;                 /* taken by the owner on refill/drain and by remote drainers */
+    uintptr_t list[PP_PCP_ORDERS];        /* stacks of blocks; link in the block's first word */
+    uint32_t count[PP_PCP_ORDERS];        /* blocks per order */
+    uint32_t pages;                       /* pages held, all orders. Synchronization: lock (read racy in stats) */
+    uint32_t high;                        /* drain down to this / 2 once above it */
+    uint32_t batch;                       /* pages moved per refill or drain */
+};
+
+/* A thread heap. Type-stable: never unmapped, recycled for new threads after an RCU grace period. */
+struct pp_heap {
+    struct pp_slab *bins[PP_NCLASSES];    /* current slab per class (a sentinel when none). owner */
+    struct pp_slab_list partial[PP_NCLASSES]; /* slabs with free objects. owner */
+    struct pp_slab_list full[PP_NCLASSES];    /* slabs with none (remote frees may be pending). owner */
+    _Atomic uint32_t remote_hint[PP_NCLASSES];/* bumped when a full slab gets its first remote free */
+    uint32_t remote_seen[PP_NCLASSES];    /* remote_hint when last scanned. owner */
+    struct pp_pool *pool;                 /* the pool of this thread's node */
+    struct pp_pcp pcp;
+    struct cds_list_head registry;        /* thread registry link. RCU */
+    struct pp_heap *next_free;            /* recycle list. registry lock */
+    _Atomic int state;                    /* PP_HEAP_* */
+    uint32_t node;
+    pid_t tid;
+};
+
+enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_DEAD };
+
+/* The capture context (kernel capture_control): passed DOWN into the buddy free path by a thread in
+ * direct reclaim. The first block that coalesces to `order` in `pool` is handed to it. */
+struct pp_capture {
+    struct pp_pool *pool;                 /* only blocks of this pool (node) are captured */
+    unsigned order;                       /* exact order wanted */
+    uintptr_t block;                      /* the captured block, or 0 */
+};
+
+/* A buddy pool: one per NUMA node (the kernel's zone). */
+struct pp_pool {
+    pthread_mutex_t lock;                 /* Synchronization for everything below */
+    uint32_t node;
+    uint32_t nregions;                    /* indexes handed out so far */
+    size_t nr_free;                       /* free pages in the buddy */
+    size_t nr_cold;                       /* of which cold */
+    /* avail[o]: bitmap of regions with a free block of order o; summary: which 64-bit words are non-zero */
+    uint64_t avail[PP_NR_ORDERS][PP_MAX_REGIONS / 64];
+    uint64_t summary[PP_NR_ORDERS][PP_MAX_REGIONS / 4096];
+};
+
+/* The region bank of one node: every region ever mapped for the node, by index (indexes are never
+ * reused: regions are purged, not unmapped), and which of them are whole and free in the bank. */
+struct pp_bank {
+    pthread_mutex_t lock;                 /* Synchronization for everything below */
+    uint32_t node;
+    uint32_t nregions;                    /* indexes handed out */
+    uint32_t nhot;                        /* banked regions still resident */
+    uint32_t ncold;                       /* banked regions purged (or never touched) */
+    uint64_t hot[PP_MAX_REGIONS / 64];    /* banked, resident */
+    uint64_t cold[PP_MAX_REGIONS / 64];   /* banked, not resident */
+    struct pp_region *regions[PP_MAX_REGIONS];
+};
+
+#endif /* PP_TYPES_H */
