@@ -122,7 +122,6 @@ static bool pool_grow_locked(struct pp_pool *pool)
         r->head[o] = r->tail[o] = PP_NO_PAGE;
     r->nr_free = 0;
     memset(r->state, PP_PG_FREE_TAIL, sizeof(r->state));
-    memset(r->slab, 0, sizeof(r->slab));
     r->flags[0] = cold ? PP_PF_COLD : 0;
     list_add(pool, r, 0, PP_MAX_ORDER, false);
     return true;

@@ -5,14 +5,14 @@
  *   malloc(n <= 1 KiB)  -> class table -> thread heap's current slab -> pop its free list   (here)
  *     empty list        -> pp_slab_malloc_slow: collect remote frees, carve, next slab, adopt, new slab
  *   malloc(n > 1 KiB)   -> pp_heap_malloc_generic: larger classes, large runs, huge regions
- *   free(p)             -> pagemap -> page's slab -> owner? push on its free list          (here)
+ *   free(p)             -> slab map -> owner? push on its free list                        (here)
  *     other owner       -> pp_slab_free_remote: lock-free push on the slab's thread_free
  *     anything else     -> pp_heap_free_generic: large, huge, NULL, and the error reports
  *
  * Budget: malloc is one predictable branch on a hit (the thread's heap starts as a sentinel whose
  * bins are all an empty slab, so an uninitialised thread needs no extra test); free is one pagemap
- * load, the pointer checks (object start, never handed out, double-free key) and one branch for the
- * rare full->partial or ->empty transitions. No locks, atomics, syscalls or errno writes.
+ * lookup, the pointer checks (object start, never handed out, double-free key), the owner test
+ * against the thread pointer, and one branch for the rare full->partial or ->empty transitions. No locks, atomics, syscalls or errno writes.
  */
 #ifndef PP_FASTPATH_H
 #define PP_FASTPATH_H
@@ -37,32 +37,31 @@ PP_INLINE void *pp_malloc_fast(size_t size)
     return pp_heap_malloc_generic(size);
 }
 
-/* Is p the start of an object that was handed out and is not already free? */
+/* Is a the start of an object that was handed out and is not already free?
+ * Divisibility without a division: with magic = ceil(2^40 / size) and off < 2^18 (the largest slab),
+ * off * magic mod 2^40 is below 2^18 when size divides off and at least 2^24 otherwise, so testing
+ * bits 20..39 for zero decides it (checked for every class and offset by the unit test).
+ * `a < bump` rejects never-used objects and, for the masked slab map lookup, addresses above 2^47.
+ * The key (word 1) is read only for an object start: an invalid pointer may end a mapping. */
 PP_INLINE bool pp_slab_object_ok(const struct pp_slab *s, uintptr_t a)
 {
-    uintptr_t off = a - s->start;
-    uint64_t idx = ((uint64_t)off * s->magic) >> 40;
-    /* the key is read only for an object start: an invalid pointer may sit at the end of a mapping */
-    return ((idx * s->size == off) & (a < s->bump)) && ((const uintptr_t *)a)[1] != pp_free_key;
+    uint64_t t = (uint64_t)(a - s->start) * s->magic;
+    return (((t << 24) >> 44) == 0) & (a < s->bump) && ((const uintptr_t *)a)[1] != pp_free_key;
 }
 
 PP_INLINE void pp_free_fast(void *p, const char *call)
 {
     uintptr_t a = (uintptr_t)p;
-    struct pp_region *r = pp_region_of(a);
-    if (PP_LIKELY(r != NULL)) {
-        struct pp_slab *s = r->slab[pp_page_index(a)];
-        if (PP_LIKELY(s != NULL) && PP_LIKELY(pp_slab_object_ok(s, a))) {
-            struct pp_heap *h = pp_tls_heap;
-            if (PP_LIKELY(atomic_load_explicit(&s->heap, memory_order_relaxed) == h)) {
+    struct pp_slab *s = pp_slab_of(a);
+    if (PP_LIKELY(s != NULL)) {
+        if (PP_LIKELY(pp_slab_object_ok(s, a))) {
+            if (PP_LIKELY(s->owner == pp_thread_pointer())) {
                 void **b = p;
-                void *old = s->free;
-                b[0] = old;
+                b[0] = s->free;
                 b[1] = (void *)pp_free_key;
                 s->free = b;
-                uint32_t used = --s->used;
-                if (PP_UNLIKELY((old == NULL) | (used == 0)))
-                    pp_slab_local_slow(h, s);
+                if (PP_UNLIKELY(--s->used == s->notify_at))
+                    pp_slab_local_slow(s);
                 return;
             }
             pp_slab_free_remote(s, p);

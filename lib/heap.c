@@ -165,7 +165,7 @@ static void classify(const void *p, const char *call, struct where *w)
     w->pi = pi;
     switch (r->state[pi]) {
     case PP_PG_SLAB: {
-        struct pp_slab *s = r->slab[pi];
+        struct pp_slab *s = pp_slab_of(a);
         uintptr_t off = a - s->start;
         if (off % s->size || a >= s->bump)
             pp_bad_pointer(call, p, "invalid pointer (not the start of a block)");
@@ -198,7 +198,7 @@ void pp_heap_free_generic(void *p, const char *call)
     switch (w.kind) {
     case K_SMALL: {
         int saved = errno;
-        if (atomic_load(&w.s->heap) == pp_tls_heap)
+        if (w.s->owner == pp_thread_pointer())
             pp_free_fast(p, call);          /* valid now: takes the local path */
         else
             pp_slab_free_remote(w.s, p);

@@ -130,6 +130,21 @@ PP_INLINE struct pp_region *pp_region_of(uintptr_t a)
     pp_pagemap_leaf_t *leaf = atomic_load_explicit(&pp_pagemap[a >> (PP_REGION_SHIFT + PP_PAGEMAP_LEAF_BITS)], memory_order_relaxed);
     return atomic_load_explicit(&(*leaf)[(a >> PP_REGION_SHIFT) & ((1u << PP_PAGEMAP_LEAF_BITS) - 1)], memory_order_relaxed);
 }
+/* The slab map: OS page -> slab descriptor, for the free fast path, in two levels like the pagemap
+ * (a static top level by address >> 30, leaves of 2^18 pages = 1 GiB, all-zero until written).
+ * The top index is masked, not range-checked: an address above 2^47 aliases a low entry, and the
+ * caller's `a < slab->bump` test rejects it (every slab lies below 2^47). Written by slab.c only. */
+#define PP_SLABMAP_LEAF_BITS 18
+#define PP_SLABMAP_TOP (1u << (PP_VA_BITS - PP_PAGE_SHIFT - PP_SLABMAP_LEAF_BITS))
+typedef struct pp_slab *_Atomic pp_slabmap_leaf_t[1u << PP_SLABMAP_LEAF_BITS];
+PP_HIDDEN extern pp_slabmap_leaf_t *_Atomic pp_slabmap[PP_SLABMAP_TOP];
+PP_HIDDEN void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s);
+PP_INLINE struct pp_slab *pp_slab_of(uintptr_t a)
+{
+    pp_slabmap_leaf_t *leaf = atomic_load_explicit(&pp_slabmap[(a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)) & (PP_SLABMAP_TOP - 1)], memory_order_relaxed);
+    return atomic_load_explicit(&(*leaf)[(a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1)], memory_order_relaxed);
+}
+PP_INLINE uintptr_t pp_thread_pointer(void) { return (uintptr_t)__builtin_thread_pointer(); }
 PP_INLINE unsigned pp_page_index(uintptr_t a) { return (a >> PP_PAGE_SHIFT) & (PP_REGION_PAGES - 1); }
 PP_INLINE uintptr_t pp_page_addr(const struct pp_region *r, unsigned pi) { return r->base + ((uintptr_t)pi << PP_PAGE_SHIFT); }
 
@@ -170,7 +185,7 @@ PP_HIDDEN unsigned pp_size_class_aligned(size_t size, size_t align);  /* 0 when 
 PP_HIDDEN extern struct pp_slab pp_slab_empty;
 PP_HIDDEN extern uintptr_t pp_free_key;
 PP_HIDDEN void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls);
-PP_HIDDEN void pp_slab_local_slow(struct pp_heap *h, struct pp_slab *s);
+PP_HIDDEN void pp_slab_local_slow(struct pp_slab *s);
 PP_HIDDEN void pp_slab_free_remote(struct pp_slab *s, void *p);
 PP_HIDDEN void pp_slab_abandon_all(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim(struct pp_heap *h);

@@ -28,6 +28,26 @@ static struct pp_region *huge_free_list;   /* recycled HUGE descriptors (linked 
 
 int pp_region_init(void) { return 0; }
 
+static pp_slabmap_leaf_t slabmap_zero;     /* never written */
+PP_HIDDEN pp_slabmap_leaf_t *_Atomic pp_slabmap[PP_SLABMAP_TOP] = { [0 ... PP_SLABMAP_TOP - 1] = &slabmap_zero };
+
+/* Point npages pages at a (all in one region) at slab s, or NULL. */
+void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s)
+{
+    pp_slabmap_leaf_t *_Atomic *top = &pp_slabmap[a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)];
+    pp_slabmap_leaf_t *leaf = atomic_load_explicit(top, memory_order_acquire);
+    if (leaf == &slabmap_zero) {
+        pp_slabmap_leaf_t *fresh = pp_meta_alloc(sizeof(pp_slabmap_leaf_t));
+        if (!fresh)
+            pp_fatal("cannot map the slab map: out of memory");
+        if (atomic_compare_exchange_strong(top, &leaf, fresh))
+            leaf = fresh;                   /* else another thread's leaf won; ours is leaked metadata */
+    }
+    size_t i = (a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1);
+    for (size_t k = 0; k < npages; k++)
+        atomic_store_explicit(&(*leaf)[i + k], s, memory_order_release);
+}
+
 /* Called by whoever creates, moves or destroys the region at a (bank or huge paths). */
 void pp_pagemap_set(uintptr_t a, struct pp_region *r)
 {
@@ -238,8 +258,7 @@ static struct pp_region *huge_desc_get(void)
     if (r)
         huge_free_list = (struct pp_region *)r->huge_usable;
     pthread_mutex_unlock(&huge_lock);
-    /* a whole descriptor, though huge blocks use no page arrays: free() reads slab[] before the kind */
-    return r ? r : pp_meta_alloc(sizeof(struct pp_region));
+    return r ? r : pp_meta_alloc(offsetof(struct pp_region, link_next));  /* no page arrays */
 }
 
 static void huge_desc_put(struct pp_region *r)

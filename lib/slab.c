@@ -159,11 +159,12 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     s->start = s->bump = block;
     s->end = block + (uintptr_t)s->capacity * size;
     atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
+    s->notify_at = 0;
+    s->owner = h->tp;
     atomic_store_explicit(&s->heap, h, memory_order_relaxed);
     struct pp_region *r = pp_region_of(block);
     unsigned pi = pp_page_index(block);
-    for (unsigned i = 0; i < (1u << order); i++)
-        r->slab[pi + i] = s;
+    pp_slabmap_set(block, (size_t)1 << order, s);
     memset(&r->state[pi], PP_PG_SLAB, 1u << order);
     pp_inuse_add((size_t)1 << order);
     return s;
@@ -174,9 +175,7 @@ static void slab_release(struct pp_heap *h, struct pp_slab *s)
 {
     pp_assert_internal(s->used == 0 && !atomic_load(&s->thread_free));
     struct pp_region *r = pp_region_of(s->start);
-    unsigned pi = pp_page_index(s->start);
-    for (unsigned i = 0; i < (1u << s->order); i++)
-        r->slab[pi + i] = NULL;
+    pp_slabmap_set(s->start, (size_t)1 << s->order, NULL);
     pp_inuse_sub((size_t)1 << s->order);
     set_list(s, PP_SLAB_NONE);
     if (h && h != &pp_heap_empty && r->node == h->pool->node)
@@ -188,19 +187,29 @@ static void slab_release(struct pp_heap *h, struct pp_slab *s)
 
 static void make_current(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
+    s->notify_at = 0;
     set_list(s, PP_SLAB_CURRENT);
     h->bins[cls] = s;
 }
 
+static void to_partial(struct pp_heap *h, unsigned cls, struct pp_slab *s)
+{
+    s->notify_at = 0;
+    set_list(s, PP_SLAB_PARTIAL);
+    list_push(&h->partial[cls], s);
+}
+
+/* All objects are handed out (used == capacity): the first local free must tell us (notify_at). */
 static void to_full(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
+    pp_assert_internal(s->used == s->capacity);
+    s->notify_at = s->capacity - 1;
     set_list(s, PP_SLAB_FULL);
     list_push(&h->full[cls], s);
     /* Dekker with pp_slab_free_remote: a push that missed list == FULL is seen here */
     if (atomic_load(&s->thread_free)) {
         list_remove(&h->full[cls], s);
-        set_list(s, PP_SLAB_PARTIAL);
-        list_push(&h->partial[cls], s);
+        to_partial(h, cls, s);
     }
 }
 
@@ -214,12 +223,10 @@ static void scan_full(struct pp_heap *h, unsigned cls)
             continue;
         list_remove(&h->full[cls], s);
         collect(s);
-        if (s->used == 0) {
+        if (s->used == 0)
             slab_release(h, s);
-        } else {
-            set_list(s, PP_SLAB_PARTIAL);
-            list_push(&h->partial[cls], s);
-        }
+        else
+            to_partial(h, cls, s);
     }
 }
 
@@ -238,6 +245,8 @@ static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
         pthread_mutex_unlock(&a->lock);
         if (!s)
             return NULL;
+        s->owner = h->tp;
+        s->notify_at = 0;
         atomic_store(&s->heap, h);
         collect(s);
         if (s->used == 0) {
@@ -298,19 +307,22 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
     return pop(s);
 }
 
-/* After a local free that made a full slab non-full, or a slab empty. */
-void pp_slab_local_slow(struct pp_heap *h, struct pp_slab *s)
+/* After a local free brought used down to notify_at: a full slab got a free object, or a slab
+ * became empty. The current slab stays even when empty: the next malloc would want it back. */
+void pp_slab_local_slow(struct pp_slab *s)
 {
+    struct pp_heap *h = pp_tls_heap;
     unsigned cls = s->cls;
     uint8_t list = s->list;
-    if (s->used == 0 && list != PP_SLAB_CURRENT) {
-        list_remove(list == PP_SLAB_FULL ? &h->full[cls] : &h->partial[cls], s);
-        collect(s);                         /* nothing can be pending: used counts pending frees */
-        slab_release(h, s);
-    } else if (list == PP_SLAB_FULL) {
+    if (list == PP_SLAB_FULL) {
         list_remove(&h->full[cls], s);
-        set_list(s, PP_SLAB_PARTIAL);
-        list_push(&h->partial[cls], s);
+        if (s->used == 0)
+            slab_release(h, s);
+        else
+            to_partial(h, cls, s);
+    } else if (s->used == 0 && list == PP_SLAB_PARTIAL) {
+        list_remove(&h->partial[cls], s);
+        slab_release(h, s);
     }
 }
 
@@ -337,6 +349,7 @@ static void abandon_one(struct pp_heap *h, struct pp_slab *s)
         return;
     }
     set_list(s, PP_SLAB_ABANDONED);
+    s->owner = 0;
     atomic_store(&s->heap, NULL);
     struct abandoned *a = &abandoned[s->cls];
     pthread_mutex_lock(&a->lock);

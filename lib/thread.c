@@ -92,6 +92,7 @@ struct pp_heap *pp_thread_heap_init(void)
         h->remote_seen[c] = atomic_load(&h->remote_hint[c]);
     }
     h->tid = pp_os_gettid();
+    h->tp = pp_thread_pointer();
     h->node = pp_opt.nodes > 0 ? (unsigned)h->tid % pp_nr_nodes : pp_os_cpu_node() % pp_nr_nodes;
     h->pool = pp_pool_of(h->node);
     pp_pcp_init(&h->pcp);

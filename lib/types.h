@@ -61,7 +61,7 @@ enum pp_page_state {
     PP_PG_FREE_HEAD,       /* first page of a free block in the buddy; order[] holds its order */
     PP_PG_FREE_TAIL,       /* other pages of a free buddy block */
     PP_PG_CACHED,          /* pages of a block held by a per-thread page cache */
-    PP_PG_SLAB,            /* pages of a slab; slab[] points at its descriptor */
+    PP_PG_SLAB,            /* pages of a slab; the slab map (internal.h) points at its descriptor */
     PP_PG_LARGE_HEAD,      /* first page of a large run; npages[] holds its length */
     PP_PG_LARGE_TAIL,      /* other pages of a large run */
 };
@@ -94,26 +94,30 @@ struct pp_region {
     uint8_t order[PP_REGION_PAGES];       /* FREE_HEAD/CACHED head: block order */
     uint8_t flags[PP_REGION_PAGES];       /* PP_PF_* on free block heads */
     uint16_t npages[PP_REGION_PAGES];     /* LARGE_HEAD: pages in the run */
-    struct pp_slab *slab[PP_REGION_PAGES];/* SLAB pages: the slab; read lock-free by free() */
 };
 
 /* A slab: one buddy block carved into objects of one size class.
  * The first cache line is what malloc/free touch on the fast path. */
 struct pp_slab {
+    /* first cache line: what malloc/free touch on the fast path (owner side) */
     void *free;                           /* owner's free list. Synchronization: owner */
-    _Atomic(struct pp_heap *) heap;       /* owner; NULL while abandoned */
+    uintptr_t owner;                      /* owner thread's thread pointer (%fs base); 0 while abandoned */
     uint32_t used;                        /* objects not on `free` (includes thread_free). owner */
+    uint32_t notify_at;                   /* free() takes the slow path when used drops to this:
+                                           * 0 (empty) normally, capacity - 1 while on the full list */
+    uint64_t magic;                       /* ceil(2^40 / size): divisibility test without a division */
+    uintptr_t start;                      /* first object (= block address) */
+    uintptr_t bump;                       /* next never-used object; carved lazily */
+    _Atomic(struct pp_heap *) heap;       /* owner heap (remote-free hints); NULL while abandoned */
     uint32_t size;                        /* object size, bytes; immutable while live */
-    uint32_t capacity;                    /* objects in the slab */
     uint8_t cls;                          /* size class */
     uint8_t order;                        /* buddy order of the slab's block */
-    uint8_t list;                         /* which heap list holds it: PP_SLAB_* */
+    uint8_t list;                         /* which list holds it: PP_SLAB_*. seq_cst (see slab.c) */
     uint8_t pad;
-    uint64_t magic;                       /* ceil(2^40 / size): offset -> index without a division */
-    uintptr_t start;                      /* first object (= block address) */
+    /* second line: the remote side and the rarely used fields */
     _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
-    uintptr_t bump;                       /* next never-used object; carved lazily */
     uintptr_t end;                        /* end of the last whole object */
+    uint32_t capacity;                    /* objects in the slab */
     struct pp_slab *next, *prev;          /* heap list / abandoned list / descriptor free list */
 };
 
@@ -140,6 +144,7 @@ struct pp_heap {
     _Atomic uint32_t remote_hint[PP_NCLASSES];/* bumped when a full slab gets its first remote free */
     uint32_t remote_seen[PP_NCLASSES];    /* remote_hint when last scanned. owner */
     struct pp_pool *pool;                 /* the pool of this thread's node */
+    uintptr_t tp;                         /* the thread's thread pointer: slab->owner of its slabs */
     struct pp_pcp pcp;
     struct cds_list_head registry;        /* thread registry link. RCU */
     struct pp_heap *next_free;            /* recycle list. registry lock */
