@@ -97,9 +97,9 @@ PP_HIDDEN bool pp_stats_check(void);
 #define pp_inuse_sub(n) atomic_fetch_sub_explicit(&pp_counters.in_use_pages, (n), memory_order_relaxed)
 
 /* ---- "region.c" ---- */
-/* The pagemap, address -> region, in two levels: a static top level indexed by address >> 36 whose
- * entries start out pointing at a shared all-zero leaf, so a lookup is valid before start-up (free()
- * can run before the first malloc) and costs two dependent loads. Leaves cover 64 GiB each. */
+/* The pagemap, address -> region, in two levels: a top level indexed by address >> 36 (NULL where
+ * nothing is mapped) and leaves of 2^15 entries (64 GiB each). It is valid before start-up: free()
+ * can run before the first malloc. */
 #define PP_PAGEMAP_LEAF_BITS 15
 #define PP_PAGEMAP_TOP (1u << (PP_VA_BITS - PP_REGION_SHIFT - PP_PAGEMAP_LEAF_BITS))
 typedef struct pp_region *_Atomic pp_pagemap_leaf_t[1u << PP_PAGEMAP_LEAF_BITS];
@@ -121,27 +121,37 @@ PP_HIDDEN void pp_region_fork_prepare(void);
 PP_HIDDEN void pp_region_fork_parent(void);
 PP_HIDDEN void pp_region_fork_child(void);
 
-/* Look up the region of an address: one load, no lock (the pagemap is only ever written for
- * addresses whose regions are being created or destroyed by their owner). */
+/* Look up the region of an address: two loads, no lock (entries are written only by whoever creates
+ * or destroys the region there). */
 PP_INLINE struct pp_region *pp_region_of(uintptr_t a)
 {
     if (PP_UNLIKELY(a >> PP_VA_BITS))
         return NULL;
     pp_pagemap_leaf_t *leaf = atomic_load_explicit(&pp_pagemap[a >> (PP_REGION_SHIFT + PP_PAGEMAP_LEAF_BITS)], memory_order_relaxed);
+    if (!leaf)
+        return NULL;
     return atomic_load_explicit(&(*leaf)[(a >> PP_REGION_SHIFT) & ((1u << PP_PAGEMAP_LEAF_BITS) - 1)], memory_order_relaxed);
 }
-/* The slab map: OS page -> slab descriptor, for the free fast path, in two levels like the pagemap
- * (a static top level by address >> 30, leaves of 2^18 pages = 1 GiB, all-zero until written).
- * The top index is masked, not range-checked: an address above 2^47 aliases a low entry, and the
- * caller's `a < slab->bump` test rejects it (every slab lies below 2^47). Written by slab.c only. */
+
+/* The slab map: OS page -> slab descriptor, for the free fast path. Two levels: a top level by
+ * address >> 30 and leaves of 2^18 pages (1 GiB). Top entries hold the leaf's offset from `zero`, an
+ * all-zero leaf that is never written, so the whole map starts out zero (BSS: no relocations, no
+ * start-up work) and a lookup needs no NULL test. The top index is masked, not range-checked: an
+ * address above 2^47 aliases a low entry, and the caller's `a < slab->bump` test rejects it (every
+ * slab lies below 2^47). Written by slab.c only, through pp_slabmap_set. */
 #define PP_SLABMAP_LEAF_BITS 18
 #define PP_SLABMAP_TOP (1u << (PP_VA_BITS - PP_PAGE_SHIFT - PP_SLABMAP_LEAF_BITS))
 typedef struct pp_slab *_Atomic pp_slabmap_leaf_t[1u << PP_SLABMAP_LEAF_BITS];
-PP_HIDDEN extern pp_slabmap_leaf_t *_Atomic pp_slabmap[PP_SLABMAP_TOP];
+struct pp_slabmap {
+    _Atomic uintptr_t top[PP_SLABMAP_TOP];   /* leaf address - &zero */
+    pp_slabmap_leaf_t zero;
+};
+PP_HIDDEN extern struct pp_slabmap pp_slabmap;
 PP_HIDDEN void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s);
 PP_INLINE struct pp_slab *pp_slab_of(uintptr_t a)
 {
-    pp_slabmap_leaf_t *leaf = atomic_load_explicit(&pp_slabmap[(a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)) & (PP_SLABMAP_TOP - 1)], memory_order_relaxed);
+    uintptr_t off = atomic_load_explicit(&pp_slabmap.top[(a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)) & (PP_SLABMAP_TOP - 1)], memory_order_relaxed);
+    pp_slabmap_leaf_t *leaf = (pp_slabmap_leaf_t *)((char *)&pp_slabmap.zero + off);
     return atomic_load_explicit(&(*leaf)[(a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1)], memory_order_relaxed);
 }
 PP_INLINE uintptr_t pp_thread_pointer(void) { return (uintptr_t)__builtin_thread_pointer(); }

@@ -13,8 +13,7 @@
  */
 #include "internal.h"
 
-static pp_pagemap_leaf_t pagemap_zero;   /* never written: what unmapped parts of the address space read */
-PP_HIDDEN pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP] = { [0 ... PP_PAGEMAP_TOP - 1] = &pagemap_zero };
+PP_HIDDEN pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
 PP_HIDDEN struct pp_region pp_region_dead = { .kind = PP_REGION_DEAD };
 
 #define BANK_CHUNK_REGIONS 8            /* regions mapped per mmap call (16 MiB of address space) */
@@ -28,21 +27,22 @@ static struct pp_region *huge_free_list;   /* recycled HUGE descriptors (linked 
 
 int pp_region_init(void) { return 0; }
 
-static pp_slabmap_leaf_t slabmap_zero;     /* never written */
-PP_HIDDEN pp_slabmap_leaf_t *_Atomic pp_slabmap[PP_SLABMAP_TOP] = { [0 ... PP_SLABMAP_TOP - 1] = &slabmap_zero };
+PP_HIDDEN struct pp_slabmap pp_slabmap;
 
 /* Point npages pages at a (all in one region) at slab s, or NULL. */
 void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s)
 {
-    pp_slabmap_leaf_t *_Atomic *top = &pp_slabmap[a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)];
-    pp_slabmap_leaf_t *leaf = atomic_load_explicit(top, memory_order_acquire);
-    if (leaf == &slabmap_zero) {
-        pp_slabmap_leaf_t *fresh = pp_meta_alloc(sizeof(pp_slabmap_leaf_t));
+    _Atomic uintptr_t *top = &pp_slabmap.top[a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)];
+    uintptr_t off = atomic_load_explicit(top, memory_order_acquire);
+    if (off == 0) {
+        char *fresh = pp_meta_alloc(sizeof(pp_slabmap_leaf_t));
         if (!fresh)
             pp_fatal("cannot map the slab map: out of memory");
-        if (atomic_compare_exchange_strong(top, &leaf, fresh))
-            leaf = fresh;                   /* else another thread's leaf won; ours is leaked metadata */
+        uintptr_t want = (uintptr_t)(fresh - (char *)&pp_slabmap.zero);
+        if (atomic_compare_exchange_strong(top, &off, want))
+            off = want;                     /* else another thread's leaf won; ours is leaked metadata */
     }
+    pp_slabmap_leaf_t *leaf = (pp_slabmap_leaf_t *)((char *)&pp_slabmap.zero + off);
     size_t i = (a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1);
     for (size_t k = 0; k < npages; k++)
         atomic_store_explicit(&(*leaf)[i + k], s, memory_order_release);
@@ -53,7 +53,7 @@ void pp_pagemap_set(uintptr_t a, struct pp_region *r)
 {
     pp_pagemap_leaf_t *_Atomic *top = &pp_pagemap[a >> (PP_REGION_SHIFT + PP_PAGEMAP_LEAF_BITS)];
     pp_pagemap_leaf_t *leaf = atomic_load_explicit(top, memory_order_acquire);
-    if (leaf == &pagemap_zero) {
+    if (!leaf) {
         pp_pagemap_leaf_t *fresh = pp_meta_alloc(sizeof(pp_pagemap_leaf_t));
         if (!fresh)
             pp_fatal("cannot map the pagemap: out of memory");
