@@ -1,0 +1,105 @@
+/*
+ * os_fake.c — the OS layer for unit tests: the contract of lib/os.h on memory from the C library,
+ * with every call logged so tests can assert exact ranges (purges above all), and map failures
+ * injectable. Purge with DONTNEED zero-fills, as the kernel would.
+ */
+#include "../../lib/os.h"
+#include "os_fake.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+struct fake_os fake_os = { .nodes = 1, .fail_maps_after = -1 };
+
+void fake_os_reset(void)
+{
+    unsigned nodes = fake_os.nodes;
+    size_t mapped = fake_os.mapped;
+    memset(&fake_os, 0, sizeof(fake_os));
+    fake_os.nodes = nodes;
+    fake_os.mapped = mapped;
+    fake_os.fail_maps_after = -1;
+}
+
+static void record(char op, void *addr, size_t size, int how)
+{
+    if (fake_os.nlog < FAKE_LOG_MAX)
+        fake_os.log[fake_os.nlog++] = (struct fake_call){ op, (uintptr_t)addr, size, how };
+}
+
+unsigned fake_os_count(char op)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < fake_os.nlog; i++)
+        n += fake_os.log[i].op == op;
+    return n;
+}
+
+const struct fake_call *fake_os_last(char op)
+{
+    for (unsigned i = fake_os.nlog; i-- > 0;)
+        if (fake_os.log[i].op == op)
+            return &fake_os.log[i];
+    return NULL;
+}
+
+int pp_os_map(size_t size, size_t align, void **out)
+{
+    if (fake_os.fail_maps_after == 0)
+        return ENOMEM;
+    if (fake_os.fail_maps_after > 0)
+        fake_os.fail_maps_after--;
+    if (align < 4096)
+        align = 4096;
+    void *p = aligned_alloc(align, size);
+    if (!p)
+        return ENOMEM;
+    memset(p, 0, size);
+    fake_os.mapped += size;
+    record('m', p, size, 0);
+    *out = p;
+    return 0;
+}
+
+int pp_os_reserve(size_t size, void **out) { return pp_os_map(size, 4096, out); }
+
+int pp_os_unmap(void *addr, size_t size)
+{
+    record('u', addr, size, 0);
+    fake_os.mapped -= size;
+    free(addr);
+    return 0;
+}
+
+int pp_os_purge(void *addr, size_t size, enum pp_purge how)
+{
+    record('p', addr, size, how);
+    if (how == PP_PURGE_DONTNEED)
+        memset(addr, 0, size);
+    return 0;
+}
+
+int pp_os_hugepage(void *addr, size_t size, bool on) { record('h', addr, size, on); return 0; }
+
+int pp_os_remap(void *old, size_t old_size, size_t new_size, size_t align, void **out)
+{
+    void *p;
+    int err = pp_os_map(new_size, align, &p);
+    if (err)
+        return err;
+    memcpy(p, old, old_size < new_size ? old_size : new_size);
+    pp_os_unmap(old, old_size);
+    record('r', p, new_size, 0);
+    *out = p;
+    return 0;
+}
+
+int pp_os_bind(void *addr, size_t size, unsigned node) { record('b', addr, size, (int)node); return 0; }
+unsigned pp_os_numa_nodes(void) { return fake_os.nodes; }
+unsigned pp_os_cpu_node(void) { return 0; }
+pid_t pp_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+uint64_t pp_os_random(void) { return 0x5eed5eed5eed5eedull; }
+size_t pp_os_page_size(void) { return 4096; }
+void pp_os_write(int fd, const char *buf, size_t len) { ssize_t r = write(fd, buf, len); (void)r; }

@@ -1,0 +1,20 @@
+/* os_fake.h — what the fake OS layer records, for unit tests to assert on. */
+#ifndef PP_OS_FAKE_H
+#define PP_OS_FAKE_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct fake_call { char op; uintptr_t addr; size_t size; int how; };   /* op: 'm'ap 'u'nmap 'p'urge 'h'uge 'r'emap 'b'ind */
+#define FAKE_LOG_MAX 4096
+struct fake_os {
+    struct fake_call log[FAKE_LOG_MAX];
+    unsigned nlog;
+    unsigned nodes;            /* what pp_os_numa_nodes answers */
+    int fail_maps_after;       /* >= 0: that many maps succeed, then ENOMEM */
+    size_t mapped;             /* bytes currently mapped */
+};
+extern struct fake_os fake_os;
+void fake_os_reset(void);
+unsigned fake_os_count(char op);
+const struct fake_call *fake_os_last(char op);
+#endif

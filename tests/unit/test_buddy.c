@@ -1,0 +1,182 @@
+/* Unit tests of lib/buddy.c on the fake OS: split, merge, runs, region order, bank return, capture. */
+#include "../../lib/internal.h"
+#include "../test.h"
+#include "os_fake.h"
+
+static struct pp_pool *pool;
+
+static bool valid(void)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool ok = pp_buddy_is_valid(pool);
+    pthread_mutex_unlock(&pool->lock);
+    return ok;
+}
+
+static size_t bank_regions(void)
+{
+    struct pp_bank *b = pp_bank_of(0);
+    return b->nhot + b->ncold;
+}
+
+TEST_BEGIN(test_split_and_merge)
+{
+    pp_buddy_free(pool, pp_buddy_alloc(pool, 0), 0);   /* the first use maps a chunk into the bank */
+    size_t before = bank_regions();
+    uintptr_t b0 = pp_buddy_alloc(pool, 0);
+    expect_true(b0 != 0, "order-0 block");
+    expect_zu_eq(b0 % PP_REGION_SIZE, 0, "the first block of a fresh region is at its start");
+    expect_zu_eq(pool->nr_free, PP_REGION_PAGES - 1, "a fresh region split down to order 0 leaves 511 free pages");
+    /* the split leaves one free block of each order 0..8 */
+    struct pp_region *r = pp_region_of(b0);
+    for (unsigned o = 0; o < PP_MAX_ORDER; o++)
+        expect_true(r->head[o] == (1u << o), "order %u free block at page %u", o, 1u << o);
+    expect_true(valid(), "invariants after split");
+    pp_buddy_free(pool, b0, 0);
+    expect_zu_eq(pool->nr_free, 0, "everything merged back");
+    expect_zu_eq(bank_regions(), before, "the whole region went back to the bank");
+}
+TEST_END
+
+TEST_BEGIN(test_random_order_frees_coalesce)
+{
+    enum { N = 512 };
+    static uintptr_t blocks[N];
+    size_t before = bank_regions();
+    for (int i = 0; i < N; i++) {
+        blocks[i] = pp_buddy_alloc(pool, 0);
+        expect_true(blocks[i] != 0, "alloc %d", i);
+    }
+    expect_true(valid(), "invariants when full");
+    /* all 512 pages of one region: the region is wholly used */
+    expect_zu_eq(pool->nr_free, 0, "a full region has no free pages");
+    unsigned seed = 12345;
+    for (int i = N - 1; i > 0; i--) {
+        seed = seed * 1103515245u + 12345u;
+        int j = (int)(seed % (unsigned)(i + 1));
+        uintptr_t t = blocks[i]; blocks[i] = blocks[j]; blocks[j] = t;
+    }
+    for (int i = 0; i < N; i++) {
+        pp_buddy_free(pool, blocks[i], 0);
+        if (i % 64 == 0)
+            expect_true(valid(), "invariants during frees (%d)", i);
+    }
+    expect_zu_eq(pool->nr_free, 0, "all merged");
+    expect_zu_eq(bank_regions(), before, "region back in the bank");
+}
+TEST_END
+
+TEST_BEGIN(test_run_trims_tail)
+{
+    uintptr_t run = pp_buddy_alloc_run(pool, 33, 1);
+    expect_true(run != 0, "run of 33 pages");
+    expect_zu_eq(pool->nr_free, PP_REGION_PAGES - 33, "only 33 pages leave the pool, not 64 (M19)");
+    expect_true(valid(), "invariants after trimming");
+    pp_buddy_free_run(pool, run, 33);
+    expect_zu_eq(pool->nr_free, 0, "run freed, region returned");
+}
+TEST_END
+
+TEST_BEGIN(test_aligned_run)
+{
+    uintptr_t a = pp_buddy_alloc(pool, 0);
+    uintptr_t run = pp_buddy_alloc_run(pool, 3, 64);
+    expect_zu_eq(run % (64 * PP_PAGE_SIZE), 0, "run aligned to 64 pages");
+    expect_true(valid(), "invariants");
+    pp_buddy_free_run(pool, run, 3);
+    pp_buddy_free(pool, a, 0);
+    expect_zu_eq(pool->nr_free, 0, "all back");
+}
+TEST_END
+
+TEST_BEGIN(test_lowest_region_first)
+{
+    /* take two whole regions, free the higher one's pages, keep one page of the lower: new
+     * allocations must come from the lower region although the higher one has more free */
+    uintptr_t lo = pp_buddy_alloc(pool, 9), hi = pp_buddy_alloc(pool, 9);
+    expect_true(lo && hi && lo != hi, "two regions");
+    struct pp_region *rlo = pp_region_of(lo), *rhi = pp_region_of(hi);
+    if (rlo->idx > rhi->idx) { uintptr_t t = lo; lo = hi; hi = t; struct pp_region *tr = rlo; rlo = rhi; rhi = tr; }
+    /* give back all but one page of each: free as runs */
+    pp_buddy_free_run(pool, lo + PP_PAGE_SIZE, PP_REGION_PAGES - 1);
+    pp_buddy_free_run(pool, hi + PP_PAGE_SIZE, PP_REGION_PAGES - 1);
+    for (unsigned o = 0; o < PP_MAX_ORDER; o++) {
+        uintptr_t b = pp_buddy_alloc(pool, o);
+        expect_ptr_eq(pp_region_of(b), rlo, "order %u from the lower region", o);
+        pp_buddy_free(pool, b, o);
+    }
+    expect_true(valid(), "invariants");
+    pp_buddy_free(pool, lo, 0);
+    pp_buddy_free(pool, hi, 0);
+    expect_zu_eq(pool->nr_free, 0, "all back");
+}
+TEST_END
+
+TEST_BEGIN(test_capture_after_merge)
+{
+    /* a 4-page block freed as four order-0 pages is captured once it has coalesced to order 2 */
+    uintptr_t hold = pp_buddy_alloc(pool, 0);   /* keeps the region in the pool */
+    uintptr_t b = pp_buddy_alloc(pool, 2);
+    uintptr_t pages[4] = { b, b + PP_PAGE_SIZE, b + 2 * PP_PAGE_SIZE, b + 3 * PP_PAGE_SIZE };
+    pthread_mutex_lock(&pool->lock);
+    struct pp_region *r = pp_region_of(b);
+    memset(&r->state[pp_page_index(b)], PP_PG_CACHED, 4);
+    for (int i = 0; i < 3; i++)                    /* split it by hand into four used pages */
+        r->order[pp_page_index(pages[i])] = 0;
+    size_t free_before = pool->nr_free;
+    struct pp_capture capc = { .pool = pool, .order = 2, .block = 0 };
+    for (int i = 0; i < 4; i++)
+        pp_buddy_free_locked(pool, pages[i], 0, 0, &capc);
+    expect_true(capc.block == b, "the coalesced order-2 block was captured");
+    /* pages 0,1 merged to order 1 (on the list), then 2,3 merged to order 1 and on to order 2 */
+    expect_zu_eq(pool->nr_free, free_before, "a captured block leaves the free counters (M3)");
+    expect_true(pp_buddy_is_valid(pool), "invariants with a captured block out");
+    pp_buddy_free_locked(pool, capc.block, 2, 0, NULL);
+    pthread_mutex_unlock(&pool->lock);
+    pp_buddy_free(pool, hold, 0);
+    expect_zu_eq(pool->nr_free, 0, "all back");
+}
+TEST_END
+
+TEST_BEGIN(test_capture_wrong_pool_or_order)
+{
+    uintptr_t hold = pp_buddy_alloc(pool, 0);
+    uintptr_t b = pp_buddy_alloc(pool, 1);
+    struct pp_capture other = { .pool = pool, .order = 3, .block = 0 };
+    pthread_mutex_lock(&pool->lock);
+    pp_buddy_free_locked(pool, b, 1, 0, &other);
+    pthread_mutex_unlock(&pool->lock);
+    expect_true(other.block == 0, "no block of the wanted order was formed: nothing captured");
+    expect_true(valid(), "invariants");
+    pp_buddy_free(pool, hold, 0);
+    expect_zu_eq(pool->nr_free, 0, "all back");
+}
+TEST_END
+
+TEST_BEGIN(test_map_failure_gives_null)
+{
+    /* use up the bank's regions, then make mmap fail */
+    struct pp_bank *bank = pp_bank_of(0);
+    uint32_t n = bank->nhot + bank->ncold;
+    uintptr_t got[64];
+    for (uint32_t i = 0; i < n && i < 64; i++)
+        got[i] = pp_buddy_alloc(pool, 9);
+    fake_os.fail_maps_after = 0;
+    uintptr_t b = pp_buddy_alloc(pool, 9);
+    expect_true(b == 0, "no region and mmap refused: NULL, no crash");
+    fake_os.fail_maps_after = -1;
+    for (uint32_t i = 0; i < n && i < 64; i++)
+        pp_buddy_free(pool, got[i], 9);
+    expect_true(valid(), "invariants");
+}
+TEST_END
+
+int main(void)
+{
+    pp_thread_init_once();
+    pool = pp_pool_of(0);
+    pp_opt.retain = 1l << 40;          /* the bank keeps everything: tests count regions */
+    return RUN_TESTS(test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail,
+                     test_aligned_run, test_lowest_region_first, test_capture_after_merge,
+                     test_capture_wrong_pool_or_order, test_map_failure_gives_null);
+}

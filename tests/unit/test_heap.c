@@ -1,0 +1,149 @@
+/* Unit tests of the heap and slabs through the pp_* API on the fake OS: routing, accounting
+ * identity, remote frees, full slabs coming back, thread exit and adoption, reclaim. */
+#include "../../lib/internal.h"
+#include "../test.h"
+#include "os_fake.h"
+#include <pagepool.h>
+#include <pthread.h>
+
+static bool accounting_holds(void)
+{
+    struct pp_stats s;
+    pp_stats_get(&s);
+    bool ok = s.mapped == s.in_use + s.free_hot + s.free_cold + s.cached + s.bank;
+    if (!ok)
+        fprintf(stderr, "mapped %zu in_use %zu hot %zu cold %zu cached %zu bank %zu\n", s.mapped, s.in_use,
+                s.free_hot, s.free_cold, s.cached, s.bank);
+    return ok;
+}
+
+TEST_BEGIN(test_routing_by_size)
+{
+    void *small = pp_malloc(100), *large = pp_malloc(100000), *huge = pp_malloc(5 << 20);
+    expect_ptr_not_null(pp_slab_of((uintptr_t)small), "100 B from a slab");
+    expect_ptr_null(pp_slab_of((uintptr_t)large), "100 KB is not in a slab");
+    expect_int_eq(pp_region_of((uintptr_t)large)->state[pp_page_index((uintptr_t)large)], PP_PG_LARGE_HEAD, "100 KB is a run");
+    expect_int_eq(pp_region_of((uintptr_t)huge)->kind, PP_REGION_HUGE, "5 MB is huge");
+    expect_zu_eq(pp_malloc_usable_size(large), 25 * 4096, "a run is trimmed to its pages");
+    expect_true(accounting_holds(), "mapped = in_use + free + cached + bank");
+    pp_free(small);
+    pp_free(large);
+    pp_free(huge);
+    expect_true(accounting_holds(), "after frees");
+}
+TEST_END
+
+TEST_BEGIN(test_full_slab_returns_after_local_free)
+{
+    enum { N = 5000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = pp_malloc(48);
+    for (int i = 0; i < N; i += 2)
+        pp_free(p[i]);
+    /* the freed objects are reused before any new slab */
+    struct pp_stats before;
+    pp_stats_get(&before);
+    for (int i = 0; i < N; i += 2)
+        p[i] = pp_malloc(48);
+    struct pp_stats after;
+    pp_stats_get(&after);
+    expect_zu_eq(after.in_use, before.in_use, "refilling freed slots takes no new pages");
+    for (int i = 0; i < N; i++)
+        pp_free(p[i]);
+    expect_true(accounting_holds(), "accounting");
+}
+TEST_END
+
+struct handoff { void **blocks; int n; };
+
+static void *free_them(void *arg)
+{
+    struct handoff *h = arg;
+    for (int i = 0; i < h->n; i++)
+        pp_free(h->blocks[i]);
+    return NULL;
+}
+
+TEST_BEGIN(test_remote_frees_are_reused)
+{
+    enum { N = 20000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = pp_malloc(64);
+    struct pp_stats s1;
+    pp_stats_get(&s1);
+    struct handoff h = { p, N };
+    pthread_t t;
+    pthread_create(&t, NULL, free_them, &h);
+    pthread_join(t, NULL);
+    for (int i = 0; i < N; i++)
+        p[i] = pp_malloc(64);
+    struct pp_stats s2;
+    pp_stats_get(&s2);
+    expect_zu_le(s2.in_use, s1.in_use, "objects freed by another thread are found again (full slabs too)");
+    for (int i = 0; i < N; i++)
+        pp_free(p[i]);
+}
+TEST_END
+
+static void *alloc_and_exit(void *arg)
+{
+    struct handoff *h = arg;
+    for (int i = 0; i < h->n; i++)
+        h->blocks[i] = pp_malloc(200);
+    return NULL;
+}
+
+TEST_BEGIN(test_thread_exit_abandon_and_adopt)
+{
+    enum { N = 3000 };
+    static void *p[N];
+    struct handoff h = { p, N };
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_and_exit, &h);
+    pthread_join(t, NULL);          /* its slabs are abandoned with live objects */
+    for (int i = 0; i < N; i++) {
+        memset(p[i], 0x5a, 200);
+        pp_free(p[i]);              /* remote frees into abandoned slabs */
+    }
+    pp_reclaim();                   /* releases the abandoned slabs that are now empty */
+    expect_true(accounting_holds(), "accounting after abandon and reclaim");
+    /* churn: many threads, none keeps memory: in_use must not grow */
+    struct pp_stats s1, s2;
+    pp_stats_get(&s1);
+    for (int k = 0; k < 200; k++) {
+        pthread_create(&t, NULL, alloc_and_exit, &(struct handoff){ p, 50 });
+        pthread_join(t, NULL);
+        for (int i = 0; i < 50; i++)
+            pp_free(p[i]);
+    }
+    pp_reclaim();
+    pp_stats_get(&s2);
+    expect_zu_le(s2.in_use, s1.in_use + (1u << 20), "thread churn does not grow in_use");
+}
+TEST_END
+
+TEST_BEGIN(test_reclaim_releases)
+{
+    void *p[256];
+    for (int i = 0; i < 256; i++)
+        p[i] = pp_malloc(20000);
+    for (int i = 0; i < 256; i++)
+        pp_free(p[i]);
+    fake_os_reset();
+    pp_reclaim();
+    struct pp_stats s;
+    pp_stats_get(&s);
+    expect_zu_eq(s.cached, 0, "every page cache drained");
+    expect_int_ge(fake_os_count('p'), 1, "whole free regions released with madvise");
+    expect_true(accounting_holds(), "accounting after reclaim");
+}
+TEST_END
+
+int main(void)
+{
+    pp_thread_init_once();
+    return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused,
+                     test_thread_exit_abandon_and_adopt, test_reclaim_releases);
+}

@@ -1,0 +1,68 @@
+/* Unit tests of lib/pcp.c on the fake OS: batched refill, the high limit, drains. */
+#include "../../lib/internal.h"
+#include "../test.h"
+#include "os_fake.h"
+
+static struct pp_pool *pool;
+
+TEST_BEGIN(test_refill_is_batched)
+{
+    struct pp_pcp pcp;
+    pp_pcp_init(&pcp);
+    pcp.batch = 16;
+    size_t free0 = pool->nr_free;
+    uintptr_t b = pp_pcp_alloc(&pcp, pool, 0);
+    expect_true(b != 0, "a page");
+    expect_int_eq(pcp.count[0], 15, "one refill brought a batch of 16, one handed out");
+    expect_int_eq(pcp.pages, 15, "pages counted");
+    struct pp_region *r = pp_region_of(b);
+    expect_int_eq(r->state[pp_page_index(b)], PP_PG_CACHED, "handed-out page is marked");
+    uintptr_t b2 = pp_pcp_alloc(&pcp, pool, 0);
+    expect_int_eq(pcp.count[0], 14, "second allocation from the cache, no refill");
+    pp_pcp_free(&pcp, pool, b, 0);
+    pp_pcp_free(&pcp, pool, b2, 0);
+    expect_int_eq(pcp.pages, 16, "both back in the cache");
+    expect_zu_eq(pp_pcp_drain(&pcp, pool), 16, "drain returns every page");
+    expect_int_eq(pcp.pages, 0, "empty after drain");
+    expect_zu_eq(pool->nr_free, free0, "pool is whole again");
+}
+TEST_END
+
+TEST_BEGIN(test_high_limit_drains)
+{
+    struct pp_pcp pcp;
+    pp_pcp_init(&pcp);
+    pcp.batch = 8;
+    pcp.high = 32;
+    uintptr_t blocks[64];
+    for (int i = 0; i < 64; i++)
+        blocks[i] = pp_buddy_alloc(pool, 0);
+    for (int i = 0; i < 64; i++) {
+        pp_pcp_free(&pcp, pool, blocks[i], 0);
+        expect_true(pcp.pages <= pcp.high, "never above high (%u pages after %d frees)", pcp.pages, i);
+    }
+    pp_pcp_drain(&pcp, pool);
+    pthread_mutex_lock(&pool->lock);
+    expect_true(pp_buddy_is_valid(pool), "invariants after drains");
+    pthread_mutex_unlock(&pool->lock);
+}
+TEST_END
+
+TEST_BEGIN(test_large_orders_bypass)
+{
+    struct pp_pcp pcp;
+    pp_pcp_init(&pcp);
+    uintptr_t b = pp_pcp_alloc(&pcp, pool, PP_PCP_ORDERS);
+    expect_true(b != 0, "an order beyond the cache comes from the pool");
+    expect_int_eq(pcp.pages, 0, "and nothing is cached");
+    pp_pcp_free(&pcp, pool, b, PP_PCP_ORDERS);
+    expect_int_eq(pcp.pages, 0, "freed straight to the pool");
+}
+TEST_END
+
+int main(void)
+{
+    pp_thread_init_once();
+    pool = pp_pool_of(0);
+    return RUN_TESTS(test_refill_is_batched, test_high_limit_drains, test_large_orders_bypass);
+}

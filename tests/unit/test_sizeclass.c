@@ -1,0 +1,77 @@
+/* Unit tests of lib/sizeclass.c and the fast path's divisibility test. */
+#include "../../lib/fastpath.h"
+#include "../test.h"
+
+TEST_BEGIN(test_fast_table_matches)
+{
+    for (size_t size = 0; size <= PP_SMALL_FAST_MAX; size++)
+        expect_int_eq(pp_class_fast[(size + 15) >> 4], pp_size_class(size), "size %zu", size);
+}
+TEST_END
+
+TEST_BEGIN(test_classes_fit_and_are_tight)
+{
+    for (size_t size = 1; size <= PP_SMALL_MAX; size++) {
+        unsigned c = pp_size_class(size);
+        expect_true(c >= 1 && c < PP_NCLASSES, "class of %zu in range", size);
+        expect_zu_ge(pp_class_size[c], size, "class fits %zu", size);
+        if (c > 1)
+            expect_zu_lt(pp_class_size[c - 1], size, "smallest class for %zu", size);
+    }
+    for (unsigned c = 2; c < PP_NCLASSES; c++) {
+        expect_zu_eq(pp_class_size[c] % 16, 0, "class %u is 16-aligned", c);
+        expect_true(pp_class_size[c] * 4 <= pp_class_size[c - 1] * 5 + 16 * 4 || pp_class_size[c] <= 128,
+                    "classes %u,%u at most 25%% apart", c - 1, c);
+    }
+    expect_zu_eq(pp_class_size[PP_NCLASSES - 1], PP_SMALL_MAX, "the last class is 32 KiB");
+}
+TEST_END
+
+TEST_BEGIN(test_slab_orders)
+{
+    for (unsigned c = 1; c < PP_NCLASSES; c++) {
+        size_t bytes = PP_PAGE_SIZE << pp_class_order[c];
+        expect_zu_ge(bytes / pp_class_size[c], 8, "class %u: at least 8 objects per slab", c);
+        expect_zu_le(bytes, (size_t)1 << 18, "class %u: slab within the 2^18 divisibility bound", c);
+    }
+}
+TEST_END
+
+TEST_BEGIN(test_divisibility_exhaustive)
+{
+    for (unsigned c = 1; c < PP_NCLASSES; c++) {
+        uint32_t size = pp_class_size[c];
+        uint64_t magic = (((uint64_t)1 << 40) + size - 1) / size;
+        size_t bytes = PP_PAGE_SIZE << pp_class_order[c];
+        for (uint64_t off = 0; off < bytes; off++) {
+            uint64_t t = off * magic;
+            bool divisible = ((t << 24) >> 44) == 0;
+            if (divisible != (off % size == 0)) {
+                expect_true(false, "class %u size %u offset %lu", c, size, (unsigned long)off);
+                break;
+            }
+        }
+    }
+}
+TEST_END
+
+TEST_BEGIN(test_aligned_classes)
+{
+    for (size_t align = 16; align <= PP_PAGE_SIZE; align <<= 1)
+        for (size_t size = 1; size <= PP_SMALL_MAX; size += 7) {
+            unsigned c = pp_size_class_aligned(size, align);
+            if (!c)
+                continue;
+            expect_zu_eq(pp_class_size[c] % align, 0, "align %zu size %zu", align, size);
+            expect_zu_ge(pp_class_size[c], size, "fits");
+        }
+    expect_int_ne(pp_size_class_aligned(100, 256), 0, "small aligned sizes have a class");
+}
+TEST_END
+
+int main(void)
+{
+    pp_thread_init_once();
+    return RUN_TESTS(test_fast_table_matches, test_classes_fit_and_are_tight, test_slab_orders,
+                     test_divisibility_exhaustive, test_aligned_classes);
+}
