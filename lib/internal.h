@@ -59,6 +59,7 @@ struct pp_options {
     long pcp_high;         /* PAGEPOOL_PCP_HIGH: pages a thread's page cache may hold */
     long pcp_batch;        /* PAGEPOOL_PCP_BATCH: pages moved per refill/drain */
     long retain;           /* PAGEPOOL_RETAIN: bytes of whole free regions the bank keeps resident */
+    long print_options;    /* PAGEPOOL_PRINT_OPTIONS: print this table at start-up (pagepool-run --options) */
     long thp;              /* PAGEPOOL_THP: 0 system default, 1 MADV_HUGEPAGE, 2 MADV_NOHUGEPAGE */
 };
 PP_HIDDEN extern struct pp_options pp_opt;

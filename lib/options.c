@@ -23,9 +23,10 @@ static const struct pp_option_row option_table[] = {
     { "VERBOSE",   0,   &pp_opt.verbose,   "1: print start-up and warning messages to stderr" },
     { "STATS",     0,   &pp_opt.stats,     "1: print statistics to stderr at exit" },
     { "NODES",     0,   &pp_opt.nodes,     "N > 0: pretend the machine has N NUMA nodes (testing); 0: real topology" },
-    { "PCP_HIGH",  512, &pp_opt.pcp_high,  "pages a thread's page cache may hold before it drains half (4 KiB pages)" },
+    { "PCP_HIGH",  512, &pp_opt.pcp_high,  "pages a thread's page cache may hold; above it, a batch goes back to the pool (4 KiB pages)" },
     { "PCP_BATCH", 64,  &pp_opt.pcp_batch, "pages a thread's page cache moves per refill or drain" },
     { "RETAIN",    8l << 20, &pp_opt.retain, "bytes of whole free 2 MiB regions kept resident for reuse; the rest are released (K/M/G)" },
+    { "PRINT_OPTIONS", 0, &pp_opt.print_options, "1: print this table to stdout at start-up (what pagepool-run --options does)" },
     { "THP",       0,   &pp_opt.thp,       "huge pages on regions: default (leave the system setting), madvise (MADV_HUGEPAGE), never (MADV_NOHUGEPAGE)" },
 };
 #define NOPTIONS (sizeof(option_table) / sizeof(option_table[0]))
@@ -95,7 +96,7 @@ void pp_options_print(int fd)
 {
     char line[256];
     for (size_t i = 0; i < NOPTIONS; i++) {
-        int n = pp_format(line, sizeof(line), "PAGEPOOL_%-10s default %-8ld %s\n",
+        int n = pp_format(line, sizeof(line), "PAGEPOOL_%-14s default %-8ld %s\n",
                           option_table[i].name, option_table[i].def, option_table[i].doc);
         pp_os_write(fd, line, (size_t)n);
     }

@@ -9,6 +9,7 @@
  */
 #include "internal.h"
 #include <pagepool.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 PP_HIDDEN struct pp_counters pp_counters;
@@ -77,6 +78,12 @@ PP_HIDDEN bool pp_stats_check(void)
 
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-    if (pp_opt.stats && atomic_load(&pp_init_state) == 2)
-        pp_stats_print(2);
+    if (atomic_load(&pp_init_state) == 2) {
+        if (pp_opt.stats)
+            pp_stats_print(2);
+    } else if (getenv("PAGEPOOL_STATS") && getenv("PAGEPOOL_STATS")[0] == '1') {
+        char buf[96];
+        int n = pp_format(buf, sizeof(buf), "pagepool: statistics for pid %d: no allocations\n", (int)getpid());
+        pp_os_write(2, buf, (size_t)n);
+    }
 }

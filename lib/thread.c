@@ -64,6 +64,8 @@ void pp_thread_init_once(void)
         pthread_key_create(&exit_key, thread_exit);
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         pp_verbose("started: %u node(s), pid %d", pp_nr_nodes, (int)init_tid);
+        if (pp_opt.print_options)
+            pp_options_print(1);
         return;
     }
     while (atomic_load_explicit(&pp_init_state, memory_order_acquire) != 2)
