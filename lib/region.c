@@ -328,22 +328,23 @@ struct pp_region *pp_region_huge_resize(struct pp_region *r, size_t size)
 }
 
 /* ---- fork ---- */
+/* Lock order: bank -> huge -> meta (bank_grow and the huge paths call pp_meta_alloc while holding). */
 void pp_region_fork_prepare(void)
 {
-    pthread_mutex_lock(&meta_lock);
-    pthread_mutex_lock(&huge_lock);
     for (unsigned n = 0; n < PP_MAX_NODES; n++)
         if (banks[n])
             pthread_mutex_lock(&banks[n]->lock);
+    pthread_mutex_lock(&huge_lock);
+    pthread_mutex_lock(&meta_lock);
 }
 
 void pp_region_fork_parent(void)
 {
+    pthread_mutex_unlock(&meta_lock);
+    pthread_mutex_unlock(&huge_lock);
     for (unsigned n = 0; n < PP_MAX_NODES; n++)
         if (banks[n])
             pthread_mutex_unlock(&banks[n]->lock);
-    pthread_mutex_unlock(&huge_lock);
-    pthread_mutex_unlock(&meta_lock);
 }
 
 void pp_region_fork_child(void)

@@ -1,0 +1,81 @@
+#!/bin/bash
+# test.sh — install what is missing, build, and run every test suite; the last line is
+# "N passed, N failed" and the exit status is non-zero on any failure.
+#   ./test.sh            everything: unit, integration, stress, preload, and unit under ASan+UBSan
+#   ./test.sh unit ...   only the named suites (unit, integration, stress, preload, asan)
+set -uo pipefail
+cd "$(dirname "$0")"
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration stress preload asan)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+scripts/deps.sh test || { echo "0 passed, 1 failed"; exit 1; }
+
+build() {   # build DIR [meson options...]
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
+    fi
+    meson compile -C "$dir" -j "$jobs" >"$dir.compile.log" 2>&1 || { tail -40 "$dir.compile.log"; return 1; }
+}
+
+logs=()
+failed_builds=0
+meson_suites=()
+for s in "${suites[@]}"; do [ "$s" != asan ] && meson_suites+=(--suite "$s"); done
+
+if [ ${#meson_suites[@]} -gt 0 ]; then
+    step "build (release, tests on)"
+    if build build -Dtests=true; then
+        step "tests: ${meson_suites[*]}"
+        rm -f build/meson-logs/testlog.json
+        meson test -C build "${meson_suites[@]}" --print-errorlogs --num-processes "$jobs" || true
+        logs+=(build/meson-logs/testlog.json)
+    else
+        failed_builds=$((failed_builds + 1))
+    fi
+fi
+
+if [[ " ${suites[*]} " == *" asan "* ]]; then
+    step "build (ASan + UBSan)"
+    if build build-asan -Dtests=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false; then
+        step "tests: unit under ASan + UBSan"
+        rm -f build-asan/meson-logs/testlog.json
+        ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            meson test -C build-asan --suite unit --print-errorlogs --num-processes "$jobs" || true
+        logs+=(build-asan/meson-logs/testlog.json)
+    else
+        failed_builds=$((failed_builds + 1))
+    fi
+fi
+
+step "summary"
+python3 - "$failed_builds" "${logs[@]}" <<'PY'
+import json, sys
+failed_builds = int(sys.argv[1])
+passed = failed = skipped = 0
+for path in sys.argv[2:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        print(f"missing test log {path}")
+        continue
+    for line in lines:
+        t = json.loads(line)
+        r = t["result"]
+        tag = path.split("/")[0]
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+            print(f"FAILED: {tag}: {t['name']} ({r})")
+failed += failed_builds
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
