@@ -173,10 +173,12 @@ void pp_fatal(const char *fmt, ...)
     die(buf);
 }
 
-void pp_bad_pointer(const char *call, const void *ptr, const char *what)
+/* "pagepool: free(): double free 0x7f..." or "... invalid pointer 0x1234 (not the start of a block)" */
+void pp_bad_pointer(const char *call, const void *ptr, const char *what, const char *detail)
 {
     char buf[256];
-    pp_format(buf, sizeof(buf), "pagepool: %s(): %s %p", call, what, ptr);
+    pp_format(buf, sizeof(buf), "pagepool: %s(): %s %p%s%s%s", call, what, ptr,
+              detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
     die(buf);
 }
 

@@ -124,7 +124,7 @@ void *pp_heap_malloc_aligned(size_t align, size_t size, bool zero)
         if (cls)
             p = small_alloc(cls);
         else if (size <= PP_LARGE_MAX && align <= PP_LARGE_MAX && size + align > size)
-            p = large_alloc(size > align ? size : PP_PAGE_SIZE, align);
+            p = large_alloc(size ? size : 1, align);
         else
             p = huge_alloc(size ? size : 1, align);
     }
@@ -151,13 +151,13 @@ static void classify(const void *p, const char *call, struct where *w)
     uintptr_t a = (uintptr_t)p;
     struct pp_region *r = pp_region_of(a);
     if (!r)
-        pp_bad_pointer(call, p, "invalid pointer (not allocated by pagepool)");
+        pp_bad_pointer(call, p, "invalid pointer", "not allocated by pagepool");
     w->r = r;
     if (r->kind == PP_REGION_DEAD)
-        pp_bad_pointer(call, p, "double free (or use of a freed huge block)");
+        pp_bad_pointer(call, p, "double free", "or use of a freed huge block");
     if (r->kind == PP_REGION_HUGE) {
         if (a != r->base)
-            pp_bad_pointer(call, p, "invalid pointer (inside a huge block)");
+            pp_bad_pointer(call, p, "invalid pointer", "inside a huge block");
         w->kind = K_HUGE;
         return;
     }
@@ -168,24 +168,24 @@ static void classify(const void *p, const char *call, struct where *w)
         struct pp_slab *s = pp_slab_of(a);
         uintptr_t off = a - s->start;
         if (off % s->size || a >= s->bump)
-            pp_bad_pointer(call, p, "invalid pointer (not the start of a block)");
+            pp_bad_pointer(call, p, "invalid pointer", "not the start of a block");
         if (((const uintptr_t *)a)[1] == pp_free_key)
-            pp_bad_pointer(call, p, "double free");
+            pp_bad_pointer(call, p, "double free", NULL);
         w->kind = K_SMALL;
         w->s = s;
         return;
     }
     case PP_PG_LARGE_HEAD:
         if (a & (PP_PAGE_SIZE - 1))
-            pp_bad_pointer(call, p, "invalid pointer (not the start of a block)");
+            pp_bad_pointer(call, p, "invalid pointer", "not the start of a block");
         w->kind = K_LARGE;
         return;
     case PP_PG_LARGE_TAIL:
-        pp_bad_pointer(call, p, "invalid pointer (inside a large block)");
+        pp_bad_pointer(call, p, "invalid pointer", "inside a large block");
     case PP_PG_FREE_HEAD: case PP_PG_FREE_TAIL: case PP_PG_CACHED:
-        pp_bad_pointer(call, p, "double free");
+        pp_bad_pointer(call, p, "double free", NULL);
     default:
-        pp_bad_pointer(call, p, "invalid pointer");
+        pp_bad_pointer(call, p, "invalid pointer", NULL);
     }
 }
 

@@ -72,7 +72,7 @@ PP_HIDDEN void pp_verbose(const char *fmt, ...) __attribute__((format(printf, 1,
 PP_HIDDEN int pp_vformat(char *buf, size_t len, const char *fmt, __builtin_va_list ap);
 PP_HIDDEN int pp_format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 PP_HIDDEN void pp_fatal(const char *fmt, ...) __attribute__((noreturn, cold, format(printf, 1, 2)));
-PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *what) __attribute__((noreturn, cold));
+PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *what, const char *detail) __attribute__((noreturn, cold));
 
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
