@@ -121,6 +121,7 @@ static bool pool_grow_locked(struct pp_pool *pool)
     for (unsigned o = 0; o < PP_NR_ORDERS; o++)
         r->head[o] = r->tail[o] = PP_NO_PAGE;
     r->nr_free = 0;
+    r->in_pool = 1;
     memset(r->state, PP_PG_FREE_TAIL, sizeof(r->state));
     r->flags[0] = cold ? PP_PF_COLD : 0;
     list_add(pool, r, 0, PP_MAX_ORDER, false);
@@ -216,6 +217,7 @@ void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order,
     if (order == PP_MAX_ORDER) {
         /* the whole region is free: cash goes back to the bank */
         pp_assert_internal(r->nr_free == 0);
+        r->in_pool = 0;
         pp_region_give(r);
     } else {
         list_add(pool, r, pi, order, (fpi & PP_FREE_TO_TAIL) || flags || merge_likely(r, pi, order));
@@ -310,18 +312,13 @@ void pp_buddy_reinit_locks(void)
 }
 
 /* ---- Invariant walker (debug level 3, and unit tests). Caller holds the pool lock. ---- */
-static bool region_in_bank(const struct pp_bank *b, uint32_t idx)
-{
-    return ((b->hot[idx / 64] | b->cold[idx / 64]) >> (idx % 64)) & 1;
-}
-
 bool pp_buddy_is_valid(struct pp_pool *pool)
 {
     struct pp_bank *b = pp_bank_of(pool->node);
     size_t total = 0, cold = 0;
     for (uint32_t idx = 0; idx < b->nregions; idx++) {
         struct pp_region *r = b->regions[idx];
-        if (region_in_bank(b, idx)) {
+        if (!r->in_pool) {
             for (unsigned o = 0; o < PP_NR_ORDERS; o++)
                 if ((pool->avail[o][idx / 64] >> (idx % 64)) & 1)
                     return false;

@@ -5,7 +5,8 @@
  * Routing by size (bytes):
  *   <= 32 KiB                   small: a slab object (slab.c); <= 1 KiB is inline (fastpath.h)
  *   <= 2 MiB                    large: a run of pages from the buddy, tail trimmed (M19)
- *   >  2 MiB                    huge: whole regions mapped for it alone; realloc uses mremap
+ *   >  2 MiB                    huge: a run of whole regions from the bank; realloc grows it in
+ *                               place or moves its pages with mremap
  * errno: ENOMEM for every failed allocation (and for sizes above PTRDIFF_MAX); EINVAL is decided by
  * api.c, which knows which call it is.
  * Layer: called by api.c / preload.c; calls slab.c, pcp.c, buddy.c, region.c, thread.c.
@@ -84,14 +85,39 @@ static void *huge_alloc(size_t size, size_t align)
     struct pp_region *r = pp_region_huge_alloc(size, align, h ? h->node : 0);
     if (!r)
         return NULL;
-    pp_inuse_add(r->huge_size >> PP_PAGE_SHIFT);
+    pp_inuse_add((size_t)r->huge_n * PP_REGION_PAGES);
     return (void *)r->base;
 }
 
 static void huge_free(struct pp_region *r)
 {
-    pp_inuse_sub(r->huge_size >> PP_PAGE_SHIFT);
+    pp_inuse_sub((size_t)r->huge_n * PP_REGION_PAGES);
     pp_region_huge_free(r);
+}
+
+/* realloc of a huge block: in place if the bank allows, else move the pages (mremap) to a new run
+ * with a quarter of headroom, so a block grown step by step is moved O(log n) times. */
+static void *huge_realloc(struct pp_region *r, size_t size)
+{
+    uint32_t before = r->huge_n;
+    if (pp_region_huge_resize(r, size)) {
+        pp_inuse_sub((size_t)before * PP_REGION_PAGES);
+        pp_inuse_add((size_t)r->huge_n * PP_REGION_PAGES);
+        return (void *)r->base;
+    }
+    size_t want = size + size / 4 > size ? size + size / 4 : size;
+    struct pp_heap *h = heap_get();
+    struct pp_region *to = pp_region_huge_alloc(want, PP_REGION_SIZE, h ? h->node : r->node);
+    if (!to)
+        return NULL;
+    pp_inuse_add((size_t)to->huge_n * PP_REGION_PAGES);
+    if (pp_region_huge_move(r, to)) {
+        pp_inuse_sub((size_t)before * PP_REGION_PAGES);
+    } else {
+        memcpy((void *)to->base, (void *)r->base, r->huge_usable);
+        huge_free(r);
+    }
+    return (void *)to->base;
 }
 
 /* ---- malloc ---- */
@@ -166,11 +192,12 @@ static void classify(const void *p, const char *call, struct where *w)
     switch (r->state[pi]) {
     case PP_PG_SLAB: {
         struct pp_slab *s = pp_slab_of(a);
-        uintptr_t off = a - s->start;
-        if (off % s->size || a >= s->bump)
-            pp_bad_pointer(call, p, "invalid pointer", "not the start of a block");
-        if (((const uintptr_t *)a)[1] == pp_free_key)
+        if (!pp_slab_object_ok(s, a)) {
+            uint64_t t = (uint64_t)(a - s->start) * s->magic;
+            if (((t << 24) >> 44) != 0 || a >= s->bump)
+                pp_bad_pointer(call, p, "invalid pointer", "not the start of a block");
             pp_bad_pointer(call, p, "double free", NULL);
+        }
         w->kind = K_SMALL;
         w->s = s;
         return;
@@ -182,7 +209,7 @@ static void classify(const void *p, const char *call, struct where *w)
         return;
     case PP_PG_LARGE_TAIL:
         pp_bad_pointer(call, p, "invalid pointer", "inside a large block");
-    case PP_PG_FREE_HEAD: case PP_PG_FREE_TAIL: case PP_PG_CACHED:
+    case PP_PG_FREE_HEAD: case PP_PG_FREE_TAIL: case PP_PG_CACHED: case PP_PG_FREED:
         pp_bad_pointer(call, p, "double free", NULL);
     default:
         pp_bad_pointer(call, p, "invalid pointer", NULL);
@@ -241,7 +268,7 @@ void *pp_heap_calloc(size_t n, size_t size)
     /* a fresh huge mapping is already zero */
     if (total > PP_LARGE_MAX) {
         struct pp_region *r = pp_region_of((uintptr_t)p);
-        if (r->kind == PP_REGION_HUGE)
+        if (r->kind == PP_REGION_HUGE && r->huge_fresh)
             return p;
     }
     memset(p, 0, total);
@@ -253,8 +280,16 @@ void *pp_heap_realloc(void *p, size_t size, const char *call)
 {
     if (!p)
         return pp_malloc_fast(size);
+    /* the common case first: a small object that still fits (no classification needed) */
+    struct pp_slab *s = pp_slab_of((uintptr_t)p);
+    if (s && pp_slab_object_ok(s, (uintptr_t)p) && size <= s->size && (size > s->size / 2 || s->size <= 16))
+        return p;
     struct where w;
     classify(p, call, &w);
+    if (PP_UNLIKELY(size > PTRDIFF_MAX)) {
+        errno = ENOMEM;                     /* the old block stays intact */
+        return NULL;
+    }
     size_t old;
     switch (w.kind) {
     case K_SMALL:
@@ -266,8 +301,11 @@ void *pp_heap_realloc(void *p, size_t size, const char *call)
     case K_LARGE: {
         old = (size_t)w.r->npages[w.pi] << PP_PAGE_SHIFT;
         if (size > PP_SMALL_MAX && size <= old) {
+            /* shrink in place only when it frees at least a quarter: a block realloc'd with
+             * headroom keeps it while it grows into it */
             size_t np = pages_of(size);
-            if (np < w.r->npages[w.pi])
+            size_t have = w.r->npages[w.pi];
+            if (np + have / 4 < have)
                 large_shrink(w.r, w.pi, np);
             return p;
         }
@@ -278,15 +316,17 @@ void *pp_heap_realloc(void *p, size_t size, const char *call)
         if (size > PP_LARGE_MAX) {
             if (size <= old && size > old / 2)
                 return p;
-            size_t before = w.r->huge_size;
-            if (pp_region_huge_resize(w.r, size)) {
-                pp_inuse_sub(before >> PP_PAGE_SHIFT);
-                pp_inuse_add(w.r->huge_size >> PP_PAGE_SHIFT);
-                return (void *)w.r->base;
-            }
+            void *q = huge_realloc(w.r, size);
+            if (!q)
+                errno = ENOMEM;
+            return q;
         }
         break;
     }
+    /* moving: a large block that grows gets a quarter of headroom, so that growth by small steps
+     * copies O(n) bytes in all rather than O(n^2) */
+    if (w.kind == K_LARGE && size > old && size <= PP_LARGE_MAX && size + size / 4 <= PP_LARGE_MAX)
+        size += size / 4;
     void *q = pp_malloc_fast(size);
     if (!q)
         return NULL;                        /* the old block stays intact; errno is ENOMEM */

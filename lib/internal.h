@@ -59,6 +59,7 @@ struct pp_options {
     long pcp_high;         /* PAGEPOOL_PCP_HIGH: pages a thread's page cache may hold */
     long pcp_batch;        /* PAGEPOOL_PCP_BATCH: pages moved per refill/drain */
     long retain;           /* PAGEPOOL_RETAIN: bytes of whole free regions the bank keeps resident */
+    long decay_ms;         /* PAGEPOOL_DECAY_MS: a free region stays resident this long (-1: forever) */
     long print_options;    /* PAGEPOOL_PRINT_OPTIONS: print this table at start-up (pagepool-run --options) */
     long thp;              /* PAGEPOOL_THP: 0 system default, 1 MADV_HUGEPAGE, 2 MADV_NOHUGEPAGE */
 };
@@ -117,7 +118,9 @@ PP_HIDDEN size_t pp_region_mapped_bytes(void);
 PP_HIDDEN void pp_region_bank_purge(size_t keep_bytes);
 PP_HIDDEN struct pp_region *pp_region_huge_alloc(size_t size, size_t align, unsigned node);
 PP_HIDDEN void pp_region_huge_free(struct pp_region *r);
-PP_HIDDEN struct pp_region *pp_region_huge_resize(struct pp_region *r, size_t size);
+PP_HIDDEN bool pp_region_huge_resize(struct pp_region *r, size_t size);
+PP_HIDDEN bool pp_region_huge_move(struct pp_region *from, struct pp_region *to);
+PP_HIDDEN void pp_region_bank_decay(void);
 PP_HIDDEN void pp_region_fork_prepare(void);
 PP_HIDDEN void pp_region_fork_parent(void);
 PP_HIDDEN void pp_region_fork_child(void);

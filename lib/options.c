@@ -25,7 +25,8 @@ static const struct pp_option_row option_table[] = {
     { "NODES",     0,   &pp_opt.nodes,     "N > 0: pretend the machine has N NUMA nodes (testing); 0: real topology" },
     { "PCP_HIGH",  512, &pp_opt.pcp_high,  "pages a thread's page cache may hold; above it, a batch goes back to the pool (4 KiB pages)" },
     { "PCP_BATCH", 64,  &pp_opt.pcp_batch, "pages a thread's page cache moves per refill or drain" },
-    { "RETAIN",    8l << 20, &pp_opt.retain, "bytes of whole free 2 MiB regions kept resident for reuse; the rest are released (K/M/G)" },
+    { "RETAIN",    8l << 20, &pp_opt.retain, "bytes of whole free 2 MiB regions kept resident whatever their age (K/M/G)" },
+    { "DECAY_MS",  250, &pp_opt.decay_ms,  "a whole free 2 MiB region stays resident this long before it is released (-1: never release)" },
     { "PRINT_OPTIONS", 0, &pp_opt.print_options, "1: print this table to stdout at start-up (what pagepool-run --options does)" },
     { "THP",       0,   &pp_opt.thp,       "huge pages on regions: default (leave the system setting), madvise (MADV_HUGEPAGE), never (MADV_NOHUGEPAGE)" },
 };
@@ -81,7 +82,7 @@ void pp_options_init(void)
         if (o->where == &pp_opt.thp)
             x = parse_thp(v, &ok);
         else
-            ok = parse_long(v, &x) && x >= 0;
+            ok = parse_long(v, &x) && (x >= 0 || (o->where == &pp_opt.decay_ms && x == -1));
         if (ok)
             *o->where = x;
         else

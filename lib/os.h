@@ -16,11 +16,12 @@
 enum pp_purge { PP_PURGE_DONTNEED = 0, PP_PURGE_FREE = 1 };
 
 int pp_os_map(size_t size, size_t align, void **out);       /* read/write, private, aligned to align */
-int pp_os_reserve(size_t size, void **out);                  /* read/write, MAP_NORESERVE, lazily touched */
 int pp_os_unmap(void *addr, size_t size);
 int pp_os_purge(void *addr, size_t size, enum pp_purge how);  /* give the pages back; the range stays mapped */
 int pp_os_hugepage(void *addr, size_t size, bool on);        /* MADV_HUGEPAGE / MADV_NOHUGEPAGE */
-int pp_os_remap(void *old, size_t old_size, size_t new_size, size_t align, void **out); /* may move */
+int pp_os_move(void *from, size_t size, void *to);           /* mremap the pages onto `to` (replacing it) */
+int pp_os_map_fixed(void *addr, size_t size);                /* map fresh pages at addr, only if it is free */
+uint64_t pp_os_now_ms(void);                                 /* monotonic, coarse (for decay) */
 int pp_os_bind(void *addr, size_t size, unsigned node);      /* mbind to one node */
 unsigned pp_os_numa_nodes(void);                             /* configured nodes, >= 1 */
 unsigned pp_os_cpu_node(void);                               /* node of the calling thread's cpu */

@@ -12,6 +12,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* save errno on entry, restore on exit (snmalloc's KeepErrno) */
@@ -45,16 +46,6 @@ int pp_os_map(size_t size, size_t align, void **out)
     return 0;
 }
 
-int pp_os_reserve(size_t size, void **out)
-{
-    KEEP_ERRNO;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return errno;
-    *out = p;
-    return 0;
-}
-
 int pp_os_unmap(void *addr, size_t size)
 {
     KEEP_ERRNO;
@@ -74,27 +65,31 @@ int pp_os_hugepage(void *addr, size_t size, bool on)
     return madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ? errno : 0;
 }
 
-int pp_os_remap(void *old, size_t old_size, size_t new_size, size_t align, void **out)
+int pp_os_move(void *from, size_t size, void *to)
 {
     KEEP_ERRNO;
-    /* try in place first; else move to a fresh aligned reservation (MREMAP_FIXED replaces it) */
-    void *p = mremap(old, old_size, new_size, 0);
-    if (p != MAP_FAILED) {
-        *out = p;
-        return 0;
+    void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    return p == MAP_FAILED ? errno : 0;
+}
+
+int pp_os_map_fixed(void *addr, size_t size)
+{
+    KEEP_ERRNO;
+    void *p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    if (p != addr) {                         /* kernels before 4.17 treat the flag as a hint */
+        munmap(p, size);
+        return EEXIST;
     }
-    void *target;
-    int err = pp_os_map(new_size, align, &target);
-    if (err)
-        return err;
-    p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-    if (p == MAP_FAILED) {
-        err = errno;
-        munmap(target, new_size);
-        return err;
-    }
-    *out = p;
     return 0;
+}
+
+uint64_t pp_os_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static unsigned numa_nodes_cached;

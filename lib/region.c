@@ -4,9 +4,16 @@
  * - The pagemap maps address >> 21 to the region descriptor (two levels, see internal.h). free()
  *   reads it without a lock; entries are written only when a region is created (never removed: pool
  *   regions are purged, not unmapped) or when a huge block is mapped, moved or freed.
- * - The bank of each node holds whole free regions. Invariant: a region is either in its node's
- *   buddy pool or in the bank (hot = resident, cold = purged or never touched), never both.
+ * - The bank of each node holds whole free regions. Invariant: a region is in exactly one of its
+ *   node's buddy pool, a huge block, or the bank (hot = resident, cold = purged or never touched).
  *   Regions are taken lowest index first, so that the pool stays dense and high regions stay free.
+ * - Decay: a region given back stays hot (resident, reusable without page faults) for
+ *   PAGEPOOL_DECAY_MS; after that it is released whole with MADV_DONTNEED (one call per 2 MiB, so a
+ *   huge page is never split), except the lowest PAGEPOOL_RETAIN bytes, which stay.
+ * - Huge blocks (above 2 MiB) are runs of address-contiguous banked regions: the head region's
+ *   descriptor describes the block and the pagemap entries of the others point at it. A freed
+ *   huge block's regions go back to the bank like any other; realloc extends a run in place when
+ *   the next regions are banked, else moves the pages with mremap (no copy).
  * - Region descriptors, slab descriptors and heaps come from the metadata pool: bump-allocated from
  *   mmap'd chunks, never freed (type-stable), so a racing reader never touches unmapped memory.
  * Layer: called by buddy.c (take/give regions) and heap.c (huge blocks); calls os.
@@ -16,14 +23,13 @@
 PP_HIDDEN pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
 PP_HIDDEN struct pp_region pp_region_dead = { .kind = PP_REGION_DEAD };
 
-#define BANK_CHUNK_REGIONS 8            /* regions mapped per mmap call (16 MiB of address space) */
+#define BANK_CHUNK_REGIONS 16           /* regions mapped per mmap call (32 MiB of address space) */
 #define META_CHUNK (4u << 20)
 
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *meta_cur, *meta_end;
 static struct pp_bank *banks[PP_MAX_NODES];
-static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pp_region *huge_free_list;   /* recycled HUGE descriptors (linked through huge_size) */
+
 
 int pp_region_init(void) { return 0; }
 
@@ -102,6 +108,10 @@ struct pp_bank *pp_bank_of(unsigned node)
     return b;
 }
 
+static bool bit_test(const uint64_t *bits, uint32_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
+static void bit_set(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
+static void bit_clear(uint64_t *bits, uint32_t i) { bits[i / 64] &= ~(1ull << (i % 64)); }
+
 static long bitmap_first(const uint64_t *bits, uint32_t nbits)
 {
     for (uint32_t w = 0; w < (nbits + 63) / 64; w++)
@@ -110,29 +120,23 @@ static long bitmap_first(const uint64_t *bits, uint32_t nbits)
     return -1;
 }
 
-static void bit_set(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
-static void bit_clear(uint64_t *bits, uint32_t i) { bits[i / 64] &= ~(1ull << (i % 64)); }
-
 static void region_advise(void *base, size_t size)
 {
     if (pp_opt.thp == 1 || pp_opt.thp == 2)
         pp_os_hugepage(base, size, pp_opt.thp == 1);
 }
 
-/* Map a chunk of new regions for the bank; they enter cold (untouched, reading as zero). */
-static int bank_grow_locked(struct pp_bank *b)
+/* Map at least n new regions, address-contiguous and aligned to align; they enter cold. */
+static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
 {
-    uint32_t n = BANK_CHUNK_REGIONS;
+    if (n < BANK_CHUNK_REGIONS)
+        n = BANK_CHUNK_REGIONS;
     if (b->nregions + n > PP_MAX_REGIONS)
         return ENOMEM;
     void *p;
-    int err = pp_os_map(n * PP_REGION_SIZE, PP_REGION_SIZE, &p);
-    if (err) {
-        n = 1;                               /* address space tight: try one region */
-        err = pp_os_map(PP_REGION_SIZE, PP_REGION_SIZE, &p);
-        if (err)
-            return err;
-    }
+    int err = pp_os_map(n * PP_REGION_SIZE, align, &p);
+    if (err)
+        return err;
     pp_stat_add(mmap_calls, 1);
     pp_os_bind(p, n * PP_REGION_SIZE, b->node);
     region_advise(p, n * PP_REGION_SIZE);
@@ -152,72 +156,119 @@ static int bank_grow_locked(struct pp_bank *b)
     return 0;
 }
 
+static void bank_remove_locked(struct pp_bank *b, uint32_t idx, bool *cold)
+{
+    if (bit_test(b->hot, idx)) {
+        bit_clear(b->hot, idx);
+        b->nhot--;
+    } else {
+        bit_clear(b->cold, idx);
+        b->ncold--;
+        *cold = true;
+    }
+}
+
+static void purge_locked(struct pp_bank *b, struct pp_region *r)
+{
+    if (pp_os_purge((void *)r->base, PP_REGION_SIZE, PP_PURGE_DONTNEED) == 0) {
+        pp_stat_add(madvise_calls, 1);
+        pp_released_add(PP_REGION_SIZE);
+    }
+    bit_clear(b->hot, r->idx);
+    b->nhot--;
+    bit_set(b->cold, r->idx);
+    b->ncold++;
+}
+
+/* Release hot regions idle for longer than the decay, keeping the lowest PAGEPOOL_RETAIN bytes.
+ * Runs at most every decay/4 ms, from whoever gives or takes a region (and from reclaim). */
+static void bank_decay_locked(struct pp_bank *b, uint64_t now, bool force)
+{
+    if (pp_opt.decay_ms < 0 && !force)
+        return;                              /* decay off: never release */
+    if (!force && now - b->last_decay_ms < (uint64_t)pp_opt.decay_ms / 4)
+        return;
+    b->last_decay_ms = now;
+    size_t kept = 0;
+    for (uint32_t w = 0; w < (b->nregions + 63) / 64; w++) {
+        uint64_t bits = b->hot[w];
+        while (bits) {
+            uint32_t idx = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            struct pp_region *r = b->regions[idx];
+            if (kept + PP_REGION_SIZE <= (size_t)pp_opt.retain)
+                kept += PP_REGION_SIZE;
+            else if (force || now - r->freed_ms >= (uint64_t)pp_opt.decay_ms)
+                purge_locked(b, r);
+        }
+    }
+}
+
 /* Take a whole free region for the buddy: resident ones first (no refault), lowest index first.
  * *cold tells the caller the region's pages were released (they read as zero, and refault). */
 struct pp_region *pp_region_take(unsigned node, bool *cold)
 {
     struct pp_bank *b = pp_bank_of(node);
     pthread_mutex_lock(&b->lock);
-    long i = bitmap_first(b->hot, b->nregions);
     *cold = false;
-    if (i >= 0) {
-        bit_clear(b->hot, (uint32_t)i);
-        b->nhot--;
-    } else {
+    long i = bitmap_first(b->hot, b->nregions);
+    if (i < 0) {
         i = bitmap_first(b->cold, b->nregions);
-        if (i < 0 && bank_grow_locked(b) == 0)
+        if (i < 0 && bank_grow_locked(b, 1, PP_REGION_SIZE) == 0)
             i = bitmap_first(b->cold, b->nregions);
-        if (i >= 0) {
-            bit_clear(b->cold, (uint32_t)i);
-            b->ncold--;
-            *cold = true;
-        }
     }
+    if (i >= 0)
+        bank_remove_locked(b, (uint32_t)i, cold);
     struct pp_region *r = i >= 0 ? b->regions[i] : NULL;
+    bank_decay_locked(b, pp_os_now_ms(), false);
     pthread_mutex_unlock(&b->lock);
     return r;
 }
 
-/* A region the buddy found wholly free comes back. Keep up to PAGEPOOL_RETAIN resident; release
- * the rest whole with MADV_DONTNEED (one call per 2 MiB, so a huge page is never split). */
+static void give_locked(struct pp_bank *b, struct pp_region *r, uint64_t now)
+{
+    r->kind = PP_REGION_POOL;
+    r->freed_ms = now;
+    bit_set(b->hot, r->idx);
+    b->nhot++;
+}
+
+/* A region the buddy found wholly free comes back, hot; decay releases it later if unused. */
 void pp_region_give(struct pp_region *r)
 {
     struct pp_bank *b = pp_bank_of(r->node);
+    uint64_t now = pp_os_now_ms();
     pthread_mutex_lock(&b->lock);
-    if ((size_t)(b->nhot + 1) * PP_REGION_SIZE <= (size_t)pp_opt.retain) {
-        bit_set(b->hot, r->idx);
-        b->nhot++;
-    } else {
-        if (pp_os_purge((void *)r->base, PP_REGION_SIZE, PP_PURGE_DONTNEED) == 0) {
-            pp_stat_add(madvise_calls, 1);
-            pp_released_add(PP_REGION_SIZE);
-        }
-        bit_set(b->cold, r->idx);
-        b->ncold++;
-    }
+    give_locked(b, r, now);
+    bank_decay_locked(b, now, false);
     pthread_mutex_unlock(&b->lock);
 }
 
-/* Release every banked resident region beyond keep_bytes (malloc_trim, reclaim). */
+/* Release every banked resident region beyond keep_bytes (malloc_trim, reclaim), whatever its age. */
 void pp_region_bank_purge(size_t keep_bytes)
+{
+    long saved = pp_opt.retain;
+    for (unsigned node = 0; node < PP_MAX_NODES; node++) {
+        struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
+        if (!b)
+            continue;
+        pthread_mutex_lock(&b->lock);
+        pp_opt.retain = (long)keep_bytes;    /* under the bank lock: decay reads it only there */
+        bank_decay_locked(b, pp_os_now_ms(), true);
+        pp_opt.retain = saved;
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
+/* Apply the decay now (reclaim paths; issue-free for callers that hold no bank lock). */
+void pp_region_bank_decay(void)
 {
     for (unsigned node = 0; node < PP_MAX_NODES; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (!b)
             continue;
         pthread_mutex_lock(&b->lock);
-        long i;
-        while ((size_t)b->nhot * PP_REGION_SIZE > keep_bytes && (i = bitmap_first(b->hot, b->nregions)) >= 0) {
-            struct pp_region *r = b->regions[i];
-            if (pp_os_purge((void *)r->base, PP_REGION_SIZE, PP_PURGE_DONTNEED) == 0) {
-                pp_stat_add(madvise_calls, 1);
-                pp_released_add(PP_REGION_SIZE);
-            }
-            bit_clear(b->hot, (uint32_t)i);
-            b->nhot--;
-            bit_set(b->cold, (uint32_t)i);
-            b->ncold++;
-        }
+        bank_decay_locked(b, pp_os_now_ms(), false);
         pthread_mutex_unlock(&b->lock);
     }
 }
@@ -239,109 +290,194 @@ size_t pp_region_mapped_bytes(void)
     for (unsigned node = 0; node < PP_MAX_NODES; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (b)
-            bytes += (size_t)b->nregions * PP_REGION_SIZE;
+            bytes += (size_t)(b->nregions - b->nlost) * PP_REGION_SIZE;
     }
-    return bytes + atomic_load_explicit(&pp_counters.huge_bytes, memory_order_relaxed);
+    return bytes;
 }
 
-/* ---- Huge blocks: whole regions mapped for one allocation ---- */
-static void pagemap_set(uintptr_t base, size_t size, struct pp_region *r)
+/* ---- Huge blocks: runs of contiguous banked regions ---- */
+static bool contiguous(const struct pp_bank *b, uint32_t idx)
 {
-    for (uintptr_t a = base; a < base + size; a += PP_REGION_SIZE)
-        pp_pagemap_set(a, r);
+    return b->regions[idx]->base + PP_REGION_SIZE == b->regions[idx + 1]->base;
 }
 
-static struct pp_region *huge_desc_get(void)
+static bool banked(const struct pp_bank *b, uint32_t idx) { return bit_test(b->hot, idx) || bit_test(b->cold, idx); }
+
+/* The first run of n banked, contiguous regions starting on an align boundary; all-hot runs first. */
+static long find_run_locked(const struct pp_bank *b, uint32_t n, size_t align)
 {
-    pthread_mutex_lock(&huge_lock);
-    struct pp_region *r = huge_free_list;
-    if (r)
-        huge_free_list = (struct pp_region *)r->huge_usable;
-    pthread_mutex_unlock(&huge_lock);
-    return r ? r : pp_meta_alloc(offsetof(struct pp_region, link_next));  /* no page arrays */
+    long any = -1;
+    for (uint32_t start = 0; start + n <= b->nregions; start++) {
+        if (!banked(b, start) || (b->regions[start]->base & (align - 1)))
+            continue;
+        uint32_t k = 1;
+        bool hot = bit_test(b->hot, start);
+        while (k < n && banked(b, start + k) && contiguous(b, start + k - 1)) {
+            hot = hot && bit_test(b->hot, start + k);
+            k++;
+        }
+        if (k == n) {
+            if (hot)
+                return start;
+            if (any < 0)
+                any = start;
+        }
+    }
+    return any;
 }
 
-static void huge_desc_put(struct pp_region *r)
+static void huge_attach(struct pp_region *head, uint32_t from, uint32_t to)
 {
-    pthread_mutex_lock(&huge_lock);
-    r->huge_usable = (size_t)(uintptr_t)huge_free_list;
-    huge_free_list = r;
-    pthread_mutex_unlock(&huge_lock);
+    struct pp_bank *b = pp_bank_of(head->node);
+    for (uint32_t i = from; i < to; i++)
+        pp_pagemap_set(b->regions[head->idx + i]->base, head);
 }
 
 struct pp_region *pp_region_huge_alloc(size_t size, size_t align, unsigned node)
 {
-    size_t mapped = PP_ALIGN_UP(size, PP_REGION_SIZE);
-    if (mapped < size)
+    if (size > PTRDIFF_MAX)
         return NULL;
-    struct pp_region *r = huge_desc_get();
-    if (!r)
+    size_t n = (size + PP_REGION_SIZE - 1) >> PP_REGION_SHIFT;
+    if (n == 0 || n >= PP_MAX_REGIONS)
         return NULL;
-    void *p;
-    if (pp_os_map(mapped, align > PP_REGION_SIZE ? align : PP_REGION_SIZE, &p)) {
-        huge_desc_put(r);
+    if (align < PP_REGION_SIZE)
+        align = PP_REGION_SIZE;
+    struct pp_bank *b = pp_bank_of(node);
+    pthread_mutex_lock(&b->lock);
+    long start = find_run_locked(b, (uint32_t)n, align);
+    if (start < 0 && bank_grow_locked(b, (uint32_t)n, align) == 0)
+        start = find_run_locked(b, (uint32_t)n, align);
+    if (start < 0) {
+        pthread_mutex_unlock(&b->lock);
         return NULL;
     }
-    pp_stat_add(mmap_calls, 1);
-    pp_os_bind(p, mapped, node);
-    region_advise(p, mapped);
-    r->base = (uintptr_t)p;
-    r->kind = PP_REGION_HUGE;
-    r->node = (uint8_t)node;
-    r->huge_size = mapped;
-    r->huge_usable = mapped;
-    atomic_fetch_add(&pp_counters.huge_bytes, mapped);
-    pagemap_set(r->base, mapped, r);
-    return r;
+    bool cold_any = false, all_cold = true;
+    for (uint32_t i = 0; i < n; i++) {
+        bool cold = false;
+        bank_remove_locked(b, (uint32_t)start + i, &cold);
+        cold_any |= cold;
+        all_cold &= cold;
+    }
+    pthread_mutex_unlock(&b->lock);
+    (void)cold_any;
+    struct pp_region *head = b->regions[start];
+    head->kind = PP_REGION_HUGE;
+    head->huge_n = (uint32_t)n;
+    head->huge_usable = n << PP_REGION_SHIFT;
+    head->huge_fresh = all_cold;             /* every region released or never touched: reads as zero */
+    huge_attach(head, 1, (uint32_t)n);
+    atomic_fetch_add(&pp_counters.huge_bytes, head->huge_usable);
+    return head;
 }
 
-void pp_region_huge_free(struct pp_region *r)
+/* Regions [from, to) of a huge block go back to the bank (detached from the block). */
+static void huge_give(struct pp_region *head, uint32_t from, uint32_t to)
 {
-    /* entries point at the dead marker, so a second free() says "double free", not "invalid" */
-    pagemap_set(r->base, r->huge_size, &pp_region_dead);
-    pp_os_unmap((void *)r->base, r->huge_size);
-    pp_stat_add(munmap_calls, 1);
-    atomic_fetch_sub(&pp_counters.huge_bytes, r->huge_size);
-    huge_desc_put(r);
+    struct pp_bank *b = pp_bank_of(head->node);
+    uint64_t now = pp_os_now_ms();
+    for (uint32_t i = from; i < to; i++) {
+        struct pp_region *r = b->regions[head->idx + i];
+        memset(r->state, PP_PG_FREED, sizeof(r->state));   /* a later free() inside says "double free" */
+        if (i)
+            pp_pagemap_set(r->base, r);
+    }
+    pthread_mutex_lock(&b->lock);
+    for (uint32_t i = from; i < to; i++)
+        give_locked(b, b->regions[head->idx + i], now);
+    bank_decay_locked(b, now, false);
+    pthread_mutex_unlock(&b->lock);
 }
 
-/* Grow or shrink a huge block with mremap (in place when the kernel can, else moved without copying). */
-struct pp_region *pp_region_huge_resize(struct pp_region *r, size_t size)
+void pp_region_huge_free(struct pp_region *head)
 {
-    size_t mapped = PP_ALIGN_UP(size, PP_REGION_SIZE);
-    if (mapped < size)
-        return NULL;
-    void *p;
-    if (pp_os_remap((void *)r->base, r->huge_size, mapped, PP_REGION_SIZE, &p))
-        return NULL;
-    atomic_fetch_sub(&pp_counters.huge_bytes, r->huge_size);
-    atomic_fetch_add(&pp_counters.huge_bytes, mapped);
-    if ((uintptr_t)p != r->base)
-        pagemap_set(r->base, r->huge_size, &pp_region_dead);
-    else if (mapped < r->huge_size)
-        pagemap_set(r->base + mapped, r->huge_size - mapped, &pp_region_dead);
-    r->base = (uintptr_t)p;
-    r->huge_size = mapped;
-    r->huge_usable = mapped;
-    pagemap_set(r->base, mapped, r);
-    return r;
+    atomic_fetch_sub(&pp_counters.huge_bytes, head->huge_usable);
+    huge_give(head, 0, head->huge_n);
+}
+
+/* Resize in place: shrink by giving tail regions back, grow by taking the banked regions that
+ * follow. Returns false when the block cannot grow in place (the caller moves it). */
+bool pp_region_huge_resize(struct pp_region *head, size_t size)
+{
+    if (size > PTRDIFF_MAX)
+        return false;
+    size_t n = (size + PP_REGION_SIZE - 1) >> PP_REGION_SHIFT;
+    uint32_t old = head->huge_n;
+    struct pp_bank *b = pp_bank_of(head->node);
+    if (n <= old) {
+        head->huge_n = (uint32_t)n;
+        head->huge_usable = n << PP_REGION_SHIFT;
+        atomic_fetch_sub(&pp_counters.huge_bytes, (size_t)(old - n) << PP_REGION_SHIFT);
+        huge_give(head, (uint32_t)n, old);
+        return true;
+    }
+    pthread_mutex_lock(&b->lock);
+    bool ok = head->idx + n <= b->nregions;
+    for (uint32_t i = old; ok && i < n; i++)
+        ok = banked(b, head->idx + i) && contiguous(b, head->idx + i - 1);
+    if (ok) {
+        bool cold = false;
+        for (uint32_t i = old; i < n; i++)
+            bank_remove_locked(b, head->idx + i, &cold);
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (!ok)
+        return false;
+    huge_attach(head, old, (uint32_t)n);
+    head->huge_n = (uint32_t)n;
+    head->huge_usable = n << PP_REGION_SHIFT;
+    atomic_fetch_add(&pp_counters.huge_bytes, (size_t)(n - old) << PP_REGION_SHIFT);
+    return true;
+}
+
+/* Move a huge block's pages onto a larger one with mremap (page tables move; no copy). The old
+ * range is mapped again, fresh, and its regions go back to the bank cold; if another mapping took
+ * that address range meanwhile, its regions are written off (counted as lost). */
+bool pp_region_huge_move(struct pp_region *from, struct pp_region *to)
+{
+    size_t bytes = (size_t)from->huge_n << PP_REGION_SHIFT;
+    if (pp_os_move((void *)from->base, bytes, (void *)to->base))
+        return false;
+    struct pp_bank *b = pp_bank_of(from->node);
+    bool refilled = pp_os_map_fixed((void *)from->base, bytes) == 0;
+    if (refilled) {
+        pp_os_bind((void *)from->base, bytes, from->node);
+        region_advise((void *)from->base, bytes);
+    }
+    atomic_fetch_sub(&pp_counters.huge_bytes, from->huge_usable);
+    uint32_t n = from->huge_n;
+    for (uint32_t i = 0; i < n; i++) {
+        struct pp_region *r = b->regions[from->idx + i];
+        memset(r->state, PP_PG_FREED, sizeof(r->state));
+        pp_pagemap_set(r->base, refilled ? r : &pp_region_dead);
+    }
+    pthread_mutex_lock(&b->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        struct pp_region *r = b->regions[from->idx + i];
+        r->kind = refilled ? PP_REGION_POOL : PP_REGION_DEAD;
+        if (refilled) {
+            bit_set(b->cold, r->idx);
+            b->ncold++;
+        } else {
+            b->nlost++;
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+    return true;
 }
 
 /* ---- fork ---- */
-/* Lock order: bank -> huge -> meta (bank_grow and the huge paths call pp_meta_alloc while holding). */
+/* Lock order: bank -> meta (bank_grow calls pp_meta_alloc while holding the bank lock). */
 void pp_region_fork_prepare(void)
 {
     for (unsigned n = 0; n < PP_MAX_NODES; n++)
         if (banks[n])
             pthread_mutex_lock(&banks[n]->lock);
-    pthread_mutex_lock(&huge_lock);
     pthread_mutex_lock(&meta_lock);
 }
 
 void pp_region_fork_parent(void)
 {
     pthread_mutex_unlock(&meta_lock);
-    pthread_mutex_unlock(&huge_lock);
     for (unsigned n = 0; n < PP_MAX_NODES; n++)
         if (banks[n])
             pthread_mutex_unlock(&banks[n]->lock);
@@ -352,6 +488,5 @@ void pp_region_fork_child(void)
     for (unsigned n = 0; n < PP_MAX_NODES; n++)
         if (banks[n])
             pthread_mutex_init(&banks[n]->lock, NULL);
-    pthread_mutex_init(&huge_lock, NULL);
     pthread_mutex_init(&meta_lock, NULL);
 }

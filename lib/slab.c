@@ -82,7 +82,15 @@ static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
     l->count--;
 }
 
-static void set_list(struct pp_slab *s, uint8_t list) { __atomic_store_n(&s->list, list, __ATOMIC_SEQ_CST); }
+/* Only the FULL state takes part in the Dekker handshake with remote frees (see the top). */
+static void set_list(struct pp_slab *s, uint8_t list)
+{
+    __atomic_store_n(&s->list, list, list == PP_SLAB_FULL ? __ATOMIC_SEQ_CST : __ATOMIC_RELAXED);
+}
+
+/* Keep a couple of slabs per class even when empty: a program that frees and allocates around a
+ * slab boundary must not hand the block back and forth to the page cache. */
+static bool keep_empty(struct pp_heap *h, unsigned cls) { return h->partial[cls].count < 2; }
 
 /* ---- Objects ---- */
 static inline void *pop(struct pp_slab *s)
@@ -316,11 +324,11 @@ void pp_slab_local_slow(struct pp_slab *s)
     uint8_t list = s->list;
     if (list == PP_SLAB_FULL) {
         list_remove(&h->full[cls], s);
-        if (s->used == 0)
+        if (s->used == 0 && !keep_empty(h, cls))
             slab_release(h, s);
         else
             to_partial(h, cls, s);
-    } else if (s->used == 0 && list == PP_SLAB_PARTIAL) {
+    } else if (s->used == 0 && list == PP_SLAB_PARTIAL && !keep_empty(h, cls)) {
         list_remove(&h->partial[cls], s);
         slab_release(h, s);
     }

@@ -64,6 +64,7 @@ enum pp_page_state {
     PP_PG_SLAB,            /* pages of a slab; the slab map (internal.h) points at its descriptor */
     PP_PG_LARGE_HEAD,      /* first page of a large run; npages[] holds its length */
     PP_PG_LARGE_TAIL,      /* other pages of a large run */
+    PP_PG_FREED,           /* a region given back by a huge block (a free() inside is a double free) */
 };
 
 /* page flags (struct pp_region.flags[]), meaningful on free block heads */
@@ -79,10 +80,13 @@ struct pp_region {
     uintptr_t base;                       /* 2 MiB-aligned address; immutable */
     uint8_t kind;                         /* enum pp_region_kind; immutable while mapped */
     uint8_t node;                         /* NUMA node of the pool that owns it */
-    uint16_t pad0;
-    uint32_t idx;                         /* index in its pool (allocation prefers low indexes) */
-    size_t huge_size;                     /* HUGE: bytes mapped for the block */
-    size_t huge_usable;                   /* HUGE: bytes usable by the program */
+    uint8_t huge_fresh;                   /* HUGE head: every region was cold, so the block reads as zero */
+    uint8_t in_pool;                      /* in its node's buddy pool (else banked or in a huge block). pool lock */
+    uint32_t idx;                         /* index in its node's bank (allocation prefers low indexes) */
+    uint32_t huge_n;                      /* HUGE head: regions in the block */
+    uint32_t pad1;
+    size_t huge_usable;                   /* HUGE head: bytes usable by the program (huge_n * 2 MiB) */
+    uint64_t freed_ms;                    /* when it last went back to the bank (decay). bank lock */
     /* the buddy's per-region free lists. Synchronization: pool lock */
     uint32_t nr_free;                     /* free pages in this region (in the buddy) */
     uint16_t head[PP_NR_ORDERS];          /* first free block of each order, or PP_NO_PAGE */
@@ -183,6 +187,8 @@ struct pp_bank {
     uint32_t nregions;                    /* indexes handed out */
     uint32_t nhot;                        /* banked regions still resident */
     uint32_t ncold;                       /* banked regions purged (or never touched) */
+    uint32_t nlost;                       /* regions whose address range was lost (see huge_move) */
+    uint64_t last_decay_ms;               /* last decay pass */
     uint64_t hot[PP_MAX_REGIONS / 64];    /* banked, resident */
     uint64_t cold[PP_MAX_REGIONS / 64];   /* banked, not resident */
     struct pp_region *regions[PP_MAX_REGIONS];

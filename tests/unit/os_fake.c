@@ -17,9 +17,11 @@ void fake_os_reset(void)
 {
     unsigned nodes = fake_os.nodes;
     size_t mapped = fake_os.mapped;
+    uint64_t now = fake_os.now_ms;
     memset(&fake_os, 0, sizeof(fake_os));
     fake_os.nodes = nodes;
     fake_os.mapped = mapped;
+    fake_os.now_ms = now;
     fake_os.fail_maps_after = -1;
 }
 
@@ -63,7 +65,6 @@ int pp_os_map(size_t size, size_t align, void **out)
     return 0;
 }
 
-int pp_os_reserve(size_t size, void **out) { return pp_os_map(size, 4096, out); }
 
 int pp_os_unmap(void *addr, size_t size)
 {
@@ -83,18 +84,23 @@ int pp_os_purge(void *addr, size_t size, enum pp_purge how)
 
 int pp_os_hugepage(void *addr, size_t size, bool on) { record('h', addr, size, on); return 0; }
 
-int pp_os_remap(void *old, size_t old_size, size_t new_size, size_t align, void **out)
+/* mremap: the pages move, the source reads as unmapped; here: copy and zero (the fake never unmaps) */
+int pp_os_move(void *from, size_t size, void *to)
 {
-    void *p;
-    int err = pp_os_map(new_size, align, &p);
-    if (err)
-        return err;
-    memcpy(p, old, old_size < new_size ? old_size : new_size);
-    pp_os_unmap(old, old_size);
-    record('r', p, new_size, 0);
-    *out = p;
+    record('r', from, size, 0);
+    memcpy(to, from, size);
+    memset(from, 0xdd, size);
     return 0;
 }
+
+int pp_os_map_fixed(void *addr, size_t size)
+{
+    record('f', addr, size, 0);
+    memset(addr, 0, size);
+    return 0;
+}
+
+uint64_t pp_os_now_ms(void) { return fake_os.now_ms; }
 
 int pp_os_bind(void *addr, size_t size, unsigned node) { record('b', addr, size, (int)node); return 0; }
 unsigned pp_os_numa_nodes(void) { return fake_os.nodes; }

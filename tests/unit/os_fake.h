@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct fake_call { char op; uintptr_t addr; size_t size; int how; };   /* op: 'm'ap 'u'nmap 'p'urge 'h'uge 'r'emap 'b'ind */
+struct fake_call { char op; uintptr_t addr; size_t size; int how; };   /* op: 'm'ap 'u'nmap 'p'urge 'h'uge 'r' move 'f'ixed map 'b'ind */
 #define FAKE_LOG_MAX 4096
 struct fake_os {
     struct fake_call log[FAKE_LOG_MAX];
@@ -12,6 +12,7 @@ struct fake_os {
     unsigned nodes;            /* what pp_os_numa_nodes answers */
     int fail_maps_after;       /* >= 0: that many maps succeed, then ENOMEM */
     size_t mapped;             /* bytes currently mapped */
+    uint64_t now_ms;           /* what pp_os_now_ms answers: tests move time by hand */
 };
 extern struct fake_os fake_os;
 void fake_os_reset(void);

@@ -18,7 +18,7 @@ TEST_BEGIN(test_take_maps_a_chunk_and_registers_it)
 }
 TEST_END
 
-TEST_BEGIN(test_give_beyond_retain_purges_whole_region)
+TEST_BEGIN(test_decay_purges_whole_region)
 {
     long saved = pp_opt.retain;
     pp_opt.retain = 0;
@@ -26,8 +26,11 @@ TEST_BEGIN(test_give_beyond_retain_purges_whole_region)
     struct pp_region *r = pp_region_take(0, &cold);
     fake_os_reset();
     pp_region_give(r);
+    expect_int_eq(fake_os_count('p'), 0, "a region given back stays resident during the decay");
+    fake_os.now_ms += (uint64_t)pp_opt.decay_ms;
+    pp_region_bank_decay();
     const struct fake_call *c = fake_os_last('p');
-    expect_ptr_not_null(c, "a purge");
+    expect_ptr_not_null(c, "released once the decay has passed");
     if (c) {
         expect_zu_eq(c->addr, r->base, "purge starts at the region");
         expect_zu_eq(c->size, PP_REGION_SIZE, "and covers exactly 2 MiB (the huge page is not split)");
@@ -45,7 +48,9 @@ TEST_BEGIN(test_retain_keeps_hot_and_trim_purges)
     struct pp_region *r = pp_region_take(0, &cold);
     fake_os_reset();
     pp_region_give(r);
-    expect_int_eq(fake_os_count('p'), 0, "kept resident within the retain budget");
+    fake_os.now_ms += 10 * (uint64_t)pp_opt.decay_ms;
+    pp_region_bank_decay();
+    expect_int_eq(fake_os_count('p'), 0, "kept resident within the retain budget, whatever its age");
     struct pp_region *again = pp_region_take(0, &cold);
     expect_ptr_eq(again, r, "a resident region is reused first");
     expect_false(cold, "and it is hot");
@@ -72,22 +77,38 @@ TEST_END
 
 TEST_BEGIN(test_huge_alloc_free_resize)
 {
-    fake_os_reset();
     struct pp_region *r = pp_region_huge_alloc(5 * PP_REGION_SIZE + 1, PP_REGION_SIZE, 0);
     expect_ptr_not_null(r, "huge block");
-    expect_zu_eq(r->huge_size, 6 * PP_REGION_SIZE, "rounded to whole regions");
+    expect_int_eq(r->huge_n, 6, "rounded to whole regions");
     for (int i = 0; i < 6; i++)
-        expect_ptr_eq(pp_region_of(r->base + (size_t)i * PP_REGION_SIZE), r, "pagemap entry %d", i);
-    uintptr_t old = r->base;
-    r = pp_region_huge_resize(r, 10 * PP_REGION_SIZE);
-    expect_ptr_not_null(r, "resized");
-    expect_zu_eq(r->huge_size, 10 * PP_REGION_SIZE, "new size");
-    expect_ptr_eq(pp_region_of(r->base + 9 * PP_REGION_SIZE), r, "pagemap covers the new end");
-    if (r->base != old)
-        expect_ptr_eq(pp_region_of(old), &pp_region_dead, "the old range reads as freed");
+        expect_ptr_eq(pp_region_of(r->base + (size_t)i * PP_REGION_SIZE), r, "pagemap entry %d -> head", i);
+    expect_true(pp_region_huge_resize(r, 3 * PP_REGION_SIZE), "shrink in place");
+    expect_int_eq(r->huge_n, 3, "three regions left");
+    expect_ptr_ne(pp_region_of(r->base + 3 * PP_REGION_SIZE), r, "the tail region is detached");
+    expect_true(pp_region_huge_resize(r, 6 * PP_REGION_SIZE), "grow back in place: the next regions are banked");
+    expect_ptr_eq(pp_region_of(r->base + 5 * PP_REGION_SIZE), r, "pagemap covers the new end");
     uintptr_t base = r->base;
     pp_region_huge_free(r);
-    expect_ptr_eq(pp_region_of(base), &pp_region_dead, "a freed huge block reads as dead (double free is named)");
+    struct pp_region *after = pp_region_of(base);
+    expect_int_eq(after->kind, PP_REGION_POOL, "regions back in the bank");
+    expect_int_eq(after->state[0], PP_PG_FREED, "and marked, so a second free() is named a double free");
+}
+TEST_END
+
+TEST_BEGIN(test_huge_move_with_mremap)
+{
+    struct pp_region *a = pp_region_huge_alloc(2 * PP_REGION_SIZE, PP_REGION_SIZE, 0);
+    struct pp_region *blocker = pp_region_huge_alloc(PP_REGION_SIZE + 1, PP_REGION_SIZE, 0);
+    memset((void *)a->base, 7, 2 * PP_REGION_SIZE);
+    struct pp_region *b = pp_region_huge_alloc(8 * PP_REGION_SIZE, PP_REGION_SIZE, 0);
+    fake_os_reset();
+    expect_true(pp_region_huge_move(a, b), "moved");
+    expect_int_eq(fake_os_count('r'), 1, "one mremap");
+    expect_int_eq(fake_os_count('f'), 1, "the old range mapped fresh again");
+    expect_int_eq(((unsigned char *)b->base)[2 * PP_REGION_SIZE - 1], 7, "content moved");
+    expect_int_eq(pp_region_of(a->base)->kind, PP_REGION_POOL, "old regions back in the bank");
+    pp_region_huge_free(b);
+    pp_region_huge_free(blocker);
 }
 TEST_END
 
@@ -103,7 +124,7 @@ TEST_END
 int main(void)
 {
     pp_thread_init_once();
-    return RUN_TESTS(test_take_maps_a_chunk_and_registers_it, test_give_beyond_retain_purges_whole_region,
-                     test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize,
+    return RUN_TESTS(test_take_maps_a_chunk_and_registers_it, test_decay_purges_whole_region,
+                     test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap,
                      test_pagemap_unmapped_is_null);
 }
