@@ -12,7 +12,8 @@
  * Budget: malloc is one predictable branch on a hit (the thread's heap starts as a sentinel whose
  * bins are all an empty slab, so an uninitialised thread needs no extra test); free is one pagemap
  * lookup, the pointer checks (object start, never handed out, double-free key), the owner test
- * against the thread pointer, and one branch for the rare full->partial or ->empty transitions. No locks, atomics, syscalls or errno writes.
+ * (slab's heap = this thread's heap), and one branch for the rare full->partial or ->empty
+ * transitions. No locks, atomics, syscalls or errno writes.
  */
 #ifndef PP_FASTPATH_H
 #define PP_FASTPATH_H
@@ -55,7 +56,7 @@ PP_INLINE void pp_free_fast(void *p, const char *call)
     struct pp_slab *s = pp_slab_of(a);
     if (PP_LIKELY(s != NULL)) {
         if (PP_LIKELY(pp_slab_object_ok(s, a))) {
-            if (PP_LIKELY(s->owner == pp_thread_pointer())) {
+            if (PP_LIKELY(atomic_load_explicit(&s->heap, memory_order_relaxed) == pp_tls_heap)) {
                 void **b = p;
                 b[0] = s->free;
                 b[1] = (void *)pp_free_key;

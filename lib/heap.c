@@ -225,7 +225,7 @@ void pp_heap_free_generic(void *p, const char *call)
     switch (w.kind) {
     case K_SMALL: {
         int saved = errno;
-        if (w.s->owner == pp_thread_pointer())
+        if (atomic_load(&w.s->heap) == pp_tls_heap)
             pp_free_fast(p, call);          /* valid now: takes the local path */
         else
             pp_slab_free_remote(w.s, p);
@@ -340,6 +340,7 @@ size_t pp_heap_reclaim(void)
 {
     size_t before = atomic_load(&pp_counters.released);
     pp_slab_reclaim(pp_tls_heap);
+    pp_thread_retire_parked();
     pp_slab_reclaim_abandoned();
     pp_thread_drain_all();
     pp_region_bank_purge(0);

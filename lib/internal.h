@@ -77,7 +77,7 @@ PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *wha
 
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
-    X(slow_calls) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
+    X(slow_calls_exited) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
     X(in_use_pages) X(huge_bytes) X(threads) X(threads_live)
 struct pp_counters {
 #define PP_COUNTER_FIELD(n) _Atomic size_t n;
@@ -158,7 +158,6 @@ PP_INLINE struct pp_slab *pp_slab_of(uintptr_t a)
     pp_slabmap_leaf_t *leaf = (pp_slabmap_leaf_t *)((char *)&pp_slabmap.zero + off);
     return atomic_load_explicit(&(*leaf)[(a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1)], memory_order_relaxed);
 }
-PP_INLINE uintptr_t pp_thread_pointer(void) { return (uintptr_t)__builtin_thread_pointer(); }
 PP_INLINE unsigned pp_page_index(uintptr_t a) { return (a >> PP_PAGE_SHIFT) & (PP_REGION_PAGES - 1); }
 PP_INLINE uintptr_t pp_page_addr(const struct pp_region *r, unsigned pi) { return r->base + ((uintptr_t)pi << PP_PAGE_SHIFT); }
 
@@ -214,7 +213,8 @@ PP_HIDDEN extern __thread struct pp_heap *pp_tls_heap;
 PP_HIDDEN struct pp_heap *pp_thread_heap_init(void);
 PP_HIDDEN void pp_thread_init_once(void);
 PP_HIDDEN size_t pp_thread_drain_all(void);
-PP_HIDDEN size_t pp_thread_cached_pages(void);
+PP_HIDDEN void pp_thread_retire_parked(void);
+PP_HIDDEN size_t pp_thread_cached_pages(uint64_t *slow_calls);
 
 /* ---- "heap.c" ---- */
 PP_HIDDEN extern _Atomic int pp_init_state;

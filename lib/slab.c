@@ -9,10 +9,11 @@
  * `used` counts objects handed out and not yet back on `free`, so a slab is empty when used == 0,
  * and it cannot be released while any of its objects is still on its way through thread_free.
  *
- * Remote frees and full slabs: the first remote free into a full slab bumps the owner's
- * remote_hint[cls]; the owner scans its full list when the hint moved. Owner (store list = FULL,
- * then load thread_free) and freer (push, then load list) are sequentially consistent, so at least
- * one of them sees the other (Dekker): a slab is never stranded on the full list.
+ * Remote frees and full slabs: a remote free that finds a slab's thread_free empty (the first
+ * since the owner last collected) bumps the owner's remote_hint[cls], and the owner scans its full
+ * list when the hint moved. The hint only grows, so a bump is never lost: the freer need not know
+ * whether the slab is on the full list (reading that would pull the owner's cache line), and the
+ * owner needs no fence when it moves a slab there.
  *
  * A free object holds the free-list link in word 0 and pp_free_key in word 1; malloc clears word 1.
  * free() of an object whose word 1 is the key is a double free (the key is random per process).
@@ -82,11 +83,7 @@ static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
     l->count--;
 }
 
-/* Only the FULL state takes part in the Dekker handshake with remote frees (see the top). */
-static void set_list(struct pp_slab *s, uint8_t list)
-{
-    __atomic_store_n(&s->list, list, list == PP_SLAB_FULL ? __ATOMIC_SEQ_CST : __ATOMIC_RELAXED);
-}
+static void set_list(struct pp_slab *s, uint8_t list) { s->list = list; }
 
 /* Keep a couple of slabs per class even when empty: a program that frees and allocates around a
  * slab boundary must not hand the block back and forth to the page cache. */
@@ -168,7 +165,6 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     s->end = block + (uintptr_t)s->capacity * size;
     atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
     s->notify_at = 0;
-    s->owner = h->tp;
     atomic_store_explicit(&s->heap, h, memory_order_relaxed);
     struct pp_region *r = pp_region_of(block);
     unsigned pi = pp_page_index(block);
@@ -214,11 +210,6 @@ static void to_full(struct pp_heap *h, unsigned cls, struct pp_slab *s)
     s->notify_at = s->capacity - 1;
     set_list(s, PP_SLAB_FULL);
     list_push(&h->full[cls], s);
-    /* Dekker with pp_slab_free_remote: a push that missed list == FULL is seen here */
-    if (atomic_load(&s->thread_free)) {
-        list_remove(&h->full[cls], s);
-        to_partial(h, cls, s);
-    }
 }
 
 /* Scan the full list for slabs that received remote frees since the owner last looked. */
@@ -253,7 +244,6 @@ static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
         pthread_mutex_unlock(&a->lock);
         if (!s)
             return NULL;
-        s->owner = h->tp;
         s->notify_at = 0;
         atomic_store(&s->heap, h);
         collect(s);
@@ -279,7 +269,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
         if (h->bins[cls]->free)             /* a recursive call during init may have filled it */
             return pop(h->bins[cls]);
     }
-    pp_stat_add(slow_calls, 1);
+    h->slow_calls++;
     struct pp_slab *s = h->bins[cls];
     if (s != &pp_slab_empty) {
         if (refill(s))
@@ -344,7 +334,7 @@ void pp_slab_free_remote(struct pp_slab *s, void *p)
         b[0] = old;
     } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &old, p, memory_order_seq_cst, memory_order_relaxed));
     /* heaps are type-stable, so bumping a recycled heap's hint is harmless (one extra scan) */
-    if (!old && h && __atomic_load_n(&s->list, __ATOMIC_SEQ_CST) == PP_SLAB_FULL)
+    if (!old && h)
         atomic_fetch_add_explicit(&h->remote_hint[s->cls], 1, memory_order_release);
 }
 
@@ -357,7 +347,6 @@ static void abandon_one(struct pp_heap *h, struct pp_slab *s)
         return;
     }
     set_list(s, PP_SLAB_ABANDONED);
-    s->owner = 0;
     atomic_store(&s->heap, NULL);
     struct abandoned *a = &abandoned[s->cls];
     pthread_mutex_lock(&a->lock);

@@ -25,11 +25,12 @@ void pp_stats_get(struct pp_stats *out)
     out->mapped = pp_region_mapped_bytes();
     out->free_hot = (free_pages - cold_pages) << PP_PAGE_SHIFT;
     out->free_cold = cold_pages << PP_PAGE_SHIFT;
-    out->cached = pp_thread_cached_pages() << PP_PAGE_SHIFT;
+    uint64_t slow_calls;
+    out->cached = pp_thread_cached_pages(&slow_calls) << PP_PAGE_SHIFT;
     out->bank = pp_region_bank_bytes(&(bool){ false });
     out->in_use = atomic_load(&pp_counters.in_use_pages) << PP_PAGE_SHIFT;
     out->huge = huge;
-    out->slow_calls = atomic_load(&pp_counters.slow_calls);
+    out->slow_calls = slow_calls;
     out->mmap_calls = atomic_load(&pp_counters.mmap_calls);
     out->munmap_calls = atomic_load(&pp_counters.munmap_calls);
     out->madvise_calls = atomic_load(&pp_counters.madvise_calls);

@@ -7,7 +7,13 @@
  * key, liburcu) come after, and their allocations take the ordinary path. A thread that finds
  * another thread initialising waits for it; the initialising thread itself never waits.
  *
- * Registry: every live heap is on an RCU list (liburcu-bp: no thread registration needed from the
+ * Parking: when a thread exits, its heap is parked whole, slabs, page cache and all (up to
+ * PARK_MAX heaps), and the next new thread takes it over in O(1), as glibc reuses arenas: a server
+ * that runs each request on a fresh thread pays no per-thread warm-up. Beyond PARK_MAX, and on
+ * pp_reclaim(), heaps are retired: empty slabs released, the others abandoned to per-class lists
+ * that any thread adopts from, the page cache drained.
+ *
+ * Registry: every live or parked heap is on an RCU list (liburcu-bp: no thread registration needed from the
  * application). Reclaimers walk it under rcu_read_lock and drain the page caches through each cache's
  * own lock, so reclaim never blocks thread start or exit. Exiting heaps are unlinked, wait for one
  * grace period in batches (one synchronize_rcu per ZOMBIE_BATCH exits), then are recycled.
@@ -22,16 +28,19 @@ PP_HIDDEN struct pp_heap pp_heap_empty = { .bins = { [0 ... PP_NCLASSES - 1] = &
 PP_HIDDEN __thread struct pp_heap *pp_tls_heap = &pp_heap_empty;
 PP_HIDDEN _Atomic int pp_init_state;       /* 0 none, 1 initialising, 2 ready */
 
-enum { ZOMBIE_BATCH = 32 };
+enum { ZOMBIE_BATCH = 32, PARK_MAX = 16 };
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static CDS_LIST_HEAD(registry);            /* live heaps. RCU readers; writers hold registry_lock */
 static struct pp_heap *zombies;            /* exited, unlinked, waiting for a grace period. registry_lock */
 static unsigned nzombies;
 static struct pp_heap *heap_free;          /* ready for reuse. registry_lock */
+static struct pp_heap *parked;             /* heaps of exited threads, whole. registry_lock */
+static unsigned nparked;
 static pthread_key_t exit_key;
 static pid_t init_tid;
 
 static void thread_exit(void *arg);
+static struct pp_heap *take_parked_locked(unsigned node);
 static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
@@ -77,8 +86,21 @@ struct pp_heap *pp_thread_heap_init(void)
     pp_thread_init_once();
     if (pp_tls_heap != &pp_heap_empty)      /* initialised by a recursive call */
         return pp_tls_heap;
+    unsigned node = pp_opt.nodes > 0 ? (unsigned)pp_os_gettid() % pp_nr_nodes
+                  : pp_nr_nodes > 1 ? pp_os_cpu_node() % pp_nr_nodes : 0;
     pthread_mutex_lock(&registry_lock);
-    struct pp_heap *h = heap_free;
+    struct pp_heap *h = take_parked_locked(node);
+    if (h) {
+        pthread_mutex_unlock(&registry_lock);
+        h->tid = pp_os_gettid();
+        atomic_store(&h->state, PP_HEAP_LIVE);
+        pp_tls_heap = h;
+        pp_stat_add(threads, 1);
+        pp_stat_add(threads_live, 1);
+        pthread_setspecific(exit_key, h);
+        return h;
+    }
+    h = heap_free;
     if (h)
         heap_free = h->next_free;
     pthread_mutex_unlock(&registry_lock);
@@ -94,8 +116,7 @@ struct pp_heap *pp_thread_heap_init(void)
         h->remote_seen[c] = atomic_load(&h->remote_hint[c]);
     }
     h->tid = pp_os_gettid();
-    h->tp = pp_thread_pointer();
-    h->node = pp_opt.nodes > 0 ? (unsigned)h->tid % pp_nr_nodes : pp_os_cpu_node() % pp_nr_nodes;
+    h->node = node;
     h->pool = pp_pool_of(h->node);
     pp_pcp_init(&h->pcp);
     atomic_store(&h->state, PP_HEAP_LIVE);
@@ -129,13 +150,32 @@ static void heap_retire(struct pp_heap *h)
     pp_slab_abandon_all(h);
     pp_pcp_drain(&h->pcp, h->pool);
     atomic_store(&h->state, PP_HEAP_DEAD);
-    pp_stat_sub(threads_live, 1);
+    pp_stat_add(slow_calls_exited, h->slow_calls);
+    h->slow_calls = 0;
 }
 
-static void thread_exit(void *arg)
+/* A parked heap of the wanted node, else any parked heap. */
+static struct pp_heap *take_parked_locked(unsigned node)
 {
-    struct pp_heap *h = arg;
-    pp_tls_heap = &pp_heap_empty;           /* later frees from this thread go the remote way */
+    struct pp_heap **pp = &parked, **any = NULL;
+    for (; *pp; pp = &(*pp)->next_free) {
+        if ((*pp)->node == node)
+            break;
+        if (!any)
+            any = pp;
+    }
+    if (!*pp)
+        pp = any;
+    if (!pp || !*pp)
+        return NULL;
+    struct pp_heap *h = *pp;
+    *pp = h->next_free;
+    nparked--;
+    return h;
+}
+
+static void retire_and_unlink(struct pp_heap *h)
+{
     heap_retire(h);
     pthread_mutex_lock(&registry_lock);
     cds_list_del_rcu(&h->registry);
@@ -146,6 +186,40 @@ static void thread_exit(void *arg)
     pthread_mutex_unlock(&registry_lock);
 }
 
+static void thread_exit(void *arg)
+{
+    struct pp_heap *h = arg;
+    pp_tls_heap = &pp_heap_empty;           /* later frees from this thread go the remote way */
+    pthread_mutex_lock(&registry_lock);
+    if (nparked < PARK_MAX) {
+        atomic_store(&h->state, PP_HEAP_PARKED);
+        h->next_free = parked;
+        parked = h;
+        nparked++;
+        pthread_mutex_unlock(&registry_lock);
+        pp_stat_sub(threads_live, 1);
+        return;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    pp_stat_sub(threads_live, 1);
+    retire_and_unlink(h);
+}
+
+/* Retire every parked heap (reclaim): their slabs become adoptable, their caches drain. */
+void pp_thread_retire_parked(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    struct pp_heap *list = parked;
+    parked = NULL;
+    nparked = 0;
+    pthread_mutex_unlock(&registry_lock);
+    while (list) {
+        struct pp_heap *h = list;
+        list = h->next_free;
+        retire_and_unlink(h);
+    }
+}
+
 /* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure). */
 size_t pp_thread_drain_all(void)
 {
@@ -153,20 +227,26 @@ size_t pp_thread_drain_all(void)
     struct pp_heap *h;
     rcu_read_lock();
     cds_list_for_each_entry_rcu(h, &registry, registry)
-        if (atomic_load(&h->state) == PP_HEAP_LIVE)
+        if (atomic_load(&h->state) != PP_HEAP_DEAD)
             pages += pp_pcp_drain(&h->pcp, h->pool);
     rcu_read_unlock();
     return pages;
 }
 
-size_t pp_thread_cached_pages(void)
+/* Pages in every thread's page cache; also sums the heaps' slow-path counters. */
+size_t pp_thread_cached_pages(uint64_t *slow_calls)
 {
     size_t pages = 0;
+    uint64_t slow = atomic_load(&pp_counters.slow_calls_exited);
     struct pp_heap *h;
     rcu_read_lock();
-    cds_list_for_each_entry_rcu(h, &registry, registry)
+    cds_list_for_each_entry_rcu(h, &registry, registry) {
         pages += __atomic_load_n(&h->pcp.pages, __ATOMIC_RELAXED);
+        slow += __atomic_load_n(&h->slow_calls, __ATOMIC_RELAXED);
+    }
     rcu_read_unlock();
+    if (slow_calls)
+        *slow_calls = slow;
     return pages;
 }
 
@@ -211,14 +291,14 @@ static void fork_child(void)
     struct pp_heap *h, *tmp;
     cds_list_for_each_entry(h, &registry, registry)
         pthread_mutex_init(&h->pcp.lock, NULL);
-    /* the other threads do not exist in the child: their heaps are retired now (single-threaded) */
+    /* the other threads do not exist in the child: their heaps are parked for the child's threads */
     cds_list_for_each_entry_safe(h, tmp, &registry, registry) {
-        if (h == pp_tls_heap)
+        if (h == pp_tls_heap || atomic_load(&h->state) != PP_HEAP_LIVE)
             continue;
-        heap_retire(h);
-        cds_list_del(&h->registry);
-        atomic_store(&h->state, PP_HEAP_FREE);
-        h->next_free = heap_free;
-        heap_free = h;
+        atomic_store(&h->state, PP_HEAP_PARKED);
+        h->next_free = parked;
+        parked = h;
+        nparked++;
+        pp_stat_sub(threads_live, 1);
     }
 }

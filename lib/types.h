@@ -105,18 +105,17 @@ struct pp_region {
 struct pp_slab {
     /* first cache line: what malloc/free touch on the fast path (owner side) */
     void *free;                           /* owner's free list. Synchronization: owner */
-    uintptr_t owner;                      /* owner thread's thread pointer (%fs base); 0 while abandoned */
+    _Atomic(struct pp_heap *) heap;       /* owner heap; NULL while abandoned. Written by the owner */
     uint32_t used;                        /* objects not on `free` (includes thread_free). owner */
     uint32_t notify_at;                   /* free() takes the slow path when used drops to this:
                                            * 0 (empty) normally, capacity - 1 while on the full list */
     uint64_t magic;                       /* ceil(2^40 / size): divisibility test without a division */
     uintptr_t start;                      /* first object (= block address) */
     uintptr_t bump;                       /* next never-used object; carved lazily */
-    _Atomic(struct pp_heap *) heap;       /* owner heap (remote-free hints); NULL while abandoned */
     uint32_t size;                        /* object size, bytes; immutable while live */
     uint8_t cls;                          /* size class */
     uint8_t order;                        /* buddy order of the slab's block */
-    uint8_t list;                         /* which list holds it: PP_SLAB_*. seq_cst (see slab.c) */
+    uint8_t list;                         /* which list holds it: PP_SLAB_*. owner */
     uint8_t pad;
     /* second line: the remote side and the rarely used fields */
     _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
@@ -148,16 +147,16 @@ struct pp_heap {
     _Atomic uint32_t remote_hint[PP_NCLASSES];/* bumped when a full slab gets its first remote free */
     uint32_t remote_seen[PP_NCLASSES];    /* remote_hint when last scanned. owner */
     struct pp_pool *pool;                 /* the pool of this thread's node */
-    uintptr_t tp;                         /* the thread's thread pointer: slab->owner of its slabs */
     struct pp_pcp pcp;
     struct cds_list_head registry;        /* thread registry link. RCU */
-    struct pp_heap *next_free;            /* recycle list. registry lock */
+    struct pp_heap *next_free;            /* recycle or parked list. registry lock */
     _Atomic int state;                    /* PP_HEAP_* */
     uint32_t node;
     pid_t tid;
+    uint64_t slow_calls;                  /* slow-path entries (statistics). owner; read racily */
 };
 
-enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_DEAD };
+enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_PARKED, PP_HEAP_DEAD };
 
 /* The capture context (kernel capture_control): passed DOWN into the buddy free path by a thread in
  * direct reclaim. The first block that coalesces to `order` in `pool` is handed to it. */
