@@ -388,7 +388,11 @@ size_t pp_slab_reclaim(struct pp_heap *h)
                 slab_release(h, s);
             }
         }
-        scan_full(h, cls);
+        uint32_t hint = atomic_load_explicit(&h->remote_hint[cls], memory_order_acquire);
+        if (hint != h->remote_seen[cls]) {  /* full slabs only empty out through remote frees */
+            h->remote_seen[cls] = hint;
+            scan_full(h, cls);
+        }
         struct pp_slab *next;
         for (s = h->partial[cls].first; s; s = next) {
             next = s->next;
