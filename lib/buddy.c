@@ -2,9 +2,11 @@
  * buddy.c — the page pool: one buddy allocator per NUMA node (the kernel's zone), orders 0..9.
  *
  * Free blocks live on per-region, per-order lists whose links are page indexes in the region
- * descriptor (never in the pages themselves, so a released page is not touched again). A pool bitmap
- * per order says which regions have a free block of that order; allocation takes the lowest region
- * index that has one (seed 004: dense low regions, so high regions drain empty and go back whole).
+ * descriptor (never in the pages themselves, so a released page is not touched again). Two region
+ * sets per order say which regions have a free block of that order, and which have a hot one;
+ * allocation takes a hot block from the lowest region that has one, and a cold (released) block
+ * only when no hot block fits (seed 002); lowest regions first keeps the pool dense, so high
+ * regions drain empty and go back whole (seed 004). Cold blocks go to the tail of their list.
  *
  * Buddy arithmetic, by page index inside a region:
  *   the order-o buddy of block B is B ^ (1 << o)   (#8 at order 1 -> #10; #10 at order 1 -> #8)
@@ -13,7 +15,8 @@
  * Invariants (pp_buddy_is_valid walks them at debug level 3):
  *   - a free block's head page is FREE_HEAD with order[] = its order, its other pages FREE_TAIL;
  *   - it is on exactly one list: its region's list for its order; avail[o] has the region's bit iff
- *     that list is non-empty;
+ *     that list is non-empty, hot[o] iff it holds a hot block (nhot[o] counts them);
+ *   - a merged block is cold only if both halves were (PP_PF_COLD);
  *   - no free block of order < 9 has a free buddy of the same order (they would have merged);
  *   - an order-9 free block never stays in the pool: the whole region goes back to the bank;
  *   - pool->nr_free = sum of region nr_free = pages on the lists.
@@ -42,28 +45,42 @@ int pp_buddy_init(unsigned nr_nodes)
 
 struct pp_pool *pp_pool_of(unsigned node) { return pools[node < pp_nr_nodes ? node : 0]; }
 
-/* ---- The avail bitmaps ---- */
-static void avail_set(struct pp_pool *pool, unsigned order, uint32_t idx)
+/* ---- Region sets (avail and hot, per order) ---- */
+static void map_set(struct pp_regmap *m, uint32_t idx)
 {
-    pool->avail[order][idx / 64] |= 1ull << (idx % 64);
-    pool->summary[order][idx / 4096] |= 1ull << ((idx / 64) % 64);
+    m->bits[idx / 64] |= 1ull << (idx % 64);
+    m->summary[idx / 4096] |= 1ull << ((idx / 64) % 64);
 }
 
-static void avail_clear(struct pp_pool *pool, unsigned order, uint32_t idx)
+static void map_clear(struct pp_regmap *m, uint32_t idx)
 {
-    uint64_t *w = &pool->avail[order][idx / 64];
+    uint64_t *w = &m->bits[idx / 64];
     *w &= ~(1ull << (idx % 64));
     if (!*w)
-        pool->summary[order][idx / 4096] &= ~(1ull << ((idx / 64) % 64));
+        m->summary[idx / 4096] &= ~(1ull << ((idx / 64) % 64));
 }
 
-static long avail_first(const struct pp_pool *pool, unsigned order)
+static bool map_test(const struct pp_regmap *m, uint32_t idx) { return (m->bits[idx / 64] >> (idx % 64)) & 1; }
+
+static long map_first(const struct pp_regmap *m)
 {
     for (unsigned s = 0; s < PP_MAX_REGIONS / 4096; s++) {
-        uint64_t sw = pool->summary[order][s];
+        uint64_t sw = m->summary[s];
         if (sw) {
             unsigned w = s * 64 + (unsigned)__builtin_ctzll(sw);
-            return (long)w * 64 + __builtin_ctzll(pool->avail[order][w]);
+            return (long)w * 64 + __builtin_ctzll(m->bits[w]);
+        }
+    }
+    return -1;
+}
+
+static long map_last(const struct pp_regmap *m)
+{
+    for (int s = PP_MAX_REGIONS / 4096 - 1; s >= 0; s--) {
+        uint64_t sw = m->summary[s];
+        if (sw) {
+            unsigned w = (unsigned)s * 64 + 63u - (unsigned)__builtin_clzll(sw);
+            return (long)w * 64 + 63 - __builtin_clzll(m->bits[w]);
         }
     }
     return -1;
@@ -75,10 +92,12 @@ static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
     r->state[pi] = PP_PG_FREE_HEAD;
     r->order[pi] = (uint8_t)order;
     uint16_t h = r->head[order];
+    if (!(r->flags[pi] & PP_PF_COLD) && r->nhot[order]++ == 0)
+        map_set(&pool->hot[order], r->idx);
     if (h == PP_NO_PAGE) {
         r->head[order] = r->tail[order] = (uint16_t)pi;
         r->link_next[pi] = r->link_prev[pi] = PP_NO_PAGE;
-        avail_set(pool, order, r->idx);
+        map_set(&pool->avail[order], r->idx);
     } else if (to_tail) {
         uint16_t t = r->tail[order];
         r->link_next[t] = (uint16_t)pi;
@@ -103,7 +122,9 @@ static void list_del(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
     if (p == PP_NO_PAGE) r->head[order] = n; else r->link_next[p] = n;
     if (n == PP_NO_PAGE) r->tail[order] = p; else r->link_prev[n] = p;
     if (r->head[order] == PP_NO_PAGE)
-        avail_clear(pool, order, r->idx);
+        map_clear(&pool->avail[order], r->idx);
+    if (!(r->flags[pi] & PP_PF_COLD) && --r->nhot[order] == 0)
+        map_clear(&pool->hot[order], r->idx);
     r->state[pi] = PP_PG_FREE_TAIL;
     r->nr_free -= 1u << order;
     pool->nr_free -= 1u << order;
@@ -118,8 +139,10 @@ static bool pool_grow_locked(struct pp_pool *pool)
     struct pp_region *r = pp_region_take(pool->node, &cold);
     if (!r)
         return false;
-    for (unsigned o = 0; o < PP_NR_ORDERS; o++)
+    for (unsigned o = 0; o < PP_NR_ORDERS; o++) {
         r->head[o] = r->tail[o] = PP_NO_PAGE;
+        r->nhot[o] = 0;
+    }
     r->nr_free = 0;
     r->in_pool = 1;
     memset(r->state, PP_PG_FREE_TAIL, sizeof(r->state));
@@ -141,22 +164,38 @@ static void expand(struct pp_pool *pool, struct pp_region *r, unsigned pi, unsig
     }
 }
 
+/* The first block of order o in r that is hot (cold: any). */
+static unsigned pick(const struct pp_region *r, unsigned o, bool cold)
+{
+    unsigned pi = r->head[o];
+    if (!cold)
+        while (r->flags[pi] & PP_PF_COLD)
+            pi = r->link_next[pi];
+    return pi;
+}
+
+/* Hot before cold (seed 002): a released block refaults and is zeroed by the kernel on next touch,
+ * so the pool first looks for a hot block of any order that fits, lowest region first, and takes a
+ * cold one only when there is none. */
 uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order)
 {
     pp_assert_internal(order <= PP_MAX_ORDER);
     for (int attempt = 0; attempt < 2; attempt++) {
-        for (unsigned o = order; o <= PP_MAX_ORDER; o++) {
-            long idx = avail_first(pool, o);
-            if (idx < 0)
-                continue;
-            struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
-            unsigned pi = r->head[o];
-            list_del(pool, r, pi, o);
-            expand(pool, r, pi, order, o);
-            memset(&r->state[pi], PP_PG_CACHED, 1u << order);
-            r->flags[pi] = 0;
-            pp_assert_expensive(pp_buddy_is_valid(pool));
-            return pp_page_addr(r, pi);
+        for (int pass = 0; pass < 2; pass++) {
+            struct pp_regmap *maps = pass ? pool->avail : pool->hot;
+            for (unsigned o = order; o <= PP_MAX_ORDER; o++) {
+                long idx = map_first(&maps[o]);
+                if (idx < 0)
+                    continue;
+                struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
+                unsigned pi = pick(r, o, pass);
+                list_del(pool, r, pi, o);
+                expand(pool, r, pi, order, o);
+                memset(&r->state[pi], PP_PG_CACHED, 1u << order);
+                r->flags[pi] = 0;
+                pp_assert_expensive(pp_buddy_is_valid(pool));
+                return pp_page_addr(r, pi);
+            }
         }
         if (!pool_grow_locked(pool))
             break;
@@ -218,11 +257,30 @@ void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order,
         /* the whole region is free: cash goes back to the bank */
         pp_assert_internal(r->nr_free == 0);
         r->in_pool = 0;
-        pp_region_give(r);
+        pp_region_give(r, flags & PP_PF_COLD);
     } else {
         list_add(pool, r, pi, order, (fpi & PP_FREE_TO_TAIL) || flags || merge_likely(r, pi, order));
     }
     pp_assert_expensive(pp_buddy_is_valid(pool));
+}
+
+/* Take a hot free block of order >= min_order off the lists so that the reclaimer can release it
+ * (then it comes back through pp_buddy_free_locked with PP_FREE_COLD, like the kernel's free page
+ * reporting). Highest region first (the sparsest, M15), largest order first. Returns 0 if none. */
+uintptr_t pp_buddy_isolate_hot_locked(struct pp_pool *pool, unsigned min_order, unsigned *order_out)
+{
+    for (int o = PP_MAX_ORDER - 1; o >= (int)min_order; o--) {
+        long idx = map_last(&pool->hot[o]);
+        if (idx < 0)
+            continue;
+        struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
+        unsigned pi = pick(r, (unsigned)o, false);
+        list_del(pool, r, pi, (unsigned)o);
+        memset(&r->state[pi], PP_PG_CACHED, 1u << o);
+        *order_out = (unsigned)o;
+        return pp_page_addr(r, pi);
+    }
+    return 0;
 }
 
 void pp_buddy_free(struct pp_pool *pool, uintptr_t block, unsigned order)
@@ -320,16 +378,15 @@ bool pp_buddy_is_valid(struct pp_pool *pool)
         struct pp_region *r = b->regions[idx];
         if (!r->in_pool) {
             for (unsigned o = 0; o < PP_NR_ORDERS; o++)
-                if ((pool->avail[o][idx / 64] >> (idx % 64)) & 1)
+                if (map_test(&pool->avail[o], idx) || map_test(&pool->hot[o], idx))
                     return false;
             continue;
         }
         uint32_t rfree = 0;
         for (unsigned o = 0; o < PP_NR_ORDERS; o++) {
-            bool bit = (pool->avail[o][idx / 64] >> (idx % 64)) & 1;
-            if (bit != (r->head[o] != PP_NO_PAGE))
+            if (map_test(&pool->avail[o], idx) != (r->head[o] != PP_NO_PAGE))
                 return false;
-            uint16_t prev = PP_NO_PAGE;
+            uint16_t prev = PP_NO_PAGE, nhot = 0;
             for (uint16_t pi = r->head[o]; pi != PP_NO_PAGE; pi = r->link_next[pi]) {
                 if (o == PP_MAX_ORDER || (pi & ((1u << o) - 1)) || r->state[pi] != PP_PG_FREE_HEAD ||
                     r->order[pi] != o || r->link_prev[pi] != prev)
@@ -343,9 +400,11 @@ bool pp_buddy_is_valid(struct pp_pool *pool)
                 rfree += 1u << o;
                 if (r->flags[pi] & PP_PF_COLD)
                     cold += 1u << o;
+                else
+                    nhot++;
                 prev = pi;
             }
-            if (r->tail[o] != prev)
+            if (r->tail[o] != prev || r->nhot[o] != nhot || map_test(&pool->hot[o], idx) != (nhot > 0))
                 return false;
         }
         if (rfree != r->nr_free)

@@ -68,6 +68,7 @@ static void large_free(struct pp_region *r, unsigned pi)
     size_t npages = r->npages[pi];
     pp_inuse_sub(npages);
     pp_buddy_free_run(pp_pool_of(r->node), pp_page_addr(r, pi), npages);
+    pp_reclaim_kick();
 }
 
 /* Shrink a run in place: the tail pages go back to the pool. */
@@ -93,6 +94,7 @@ static void huge_free(struct pp_region *r)
 {
     pp_inuse_sub((size_t)r->huge_n * PP_REGION_PAGES);
     pp_region_huge_free(r);
+    pp_reclaim_kick();
 }
 
 /* realloc of a huge block: in place if the bank allows, else move the pages (mremap) to a new run
@@ -343,6 +345,7 @@ size_t pp_heap_reclaim(void)
     pp_thread_retire_parked();
     pp_slab_reclaim_abandoned();
     pp_thread_drain_all();
+    pp_reclaim_all_pools();
     pp_region_bank_purge(0);
     return atomic_load(&pp_counters.released) - before;
 }

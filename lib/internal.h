@@ -59,7 +59,10 @@ struct pp_options {
     long pcp_high;         /* PAGEPOOL_PCP_HIGH: pages a thread's page cache may hold */
     long pcp_batch;        /* PAGEPOOL_PCP_BATCH: pages moved per refill/drain */
     long retain;           /* PAGEPOOL_RETAIN: bytes of whole free regions the bank keeps resident */
-    long decay_ms;         /* PAGEPOOL_DECAY_MS: a free region stays resident this long (-1: forever) */
+    long decay_ms;         /* PAGEPOOL_DECAY_MS: free memory stays resident this long (-1: forever) */
+    long high;             /* PAGEPOOL_HIGH: hot free bytes a pool keeps inside used regions */
+    long background;       /* PAGEPOOL_BACKGROUND: 1 run decay on a background thread */
+    long purge_free;       /* PAGEPOOL_PURGE: 0 dontneed (default), 1 free */
     long print_options;    /* PAGEPOOL_PRINT_OPTIONS: print this table at start-up (pagepool-run --options) */
     long thp;              /* PAGEPOOL_THP: 0 system default, 1 MADV_HUGEPAGE, 2 MADV_NOHUGEPAGE */
 };
@@ -112,7 +115,7 @@ PP_HIDDEN int pp_region_init(void);
 PP_HIDDEN void *pp_meta_alloc(size_t size);               /* zeroed, never freed (type-stable metadata) */
 PP_HIDDEN struct pp_bank *pp_bank_of(unsigned node);
 PP_HIDDEN struct pp_region *pp_region_take(unsigned node, bool *cold);
-PP_HIDDEN void pp_region_give(struct pp_region *r);
+PP_HIDDEN void pp_region_give(struct pp_region *r, bool cold);
 PP_HIDDEN size_t pp_region_bank_bytes(bool *resident_only);
 PP_HIDDEN size_t pp_region_mapped_bytes(void);
 PP_HIDDEN void pp_region_bank_purge(size_t keep_bytes);
@@ -171,6 +174,7 @@ PP_HIDDEN uintptr_t pp_buddy_alloc(struct pp_pool *pool, unsigned order);
 #define PP_FREE_COLD     0x2u     /* the block was released with madvise */
 PP_HIDDEN void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order, unsigned fpi, struct pp_capture *capc);
 PP_HIDDEN void pp_buddy_free(struct pp_pool *pool, uintptr_t block, unsigned order);
+PP_HIDDEN uintptr_t pp_buddy_isolate_hot_locked(struct pp_pool *pool, unsigned min_order, unsigned *order_out);
 PP_HIDDEN uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages);
 PP_HIDDEN void pp_buddy_free_run_locked(struct pp_pool *pool, uintptr_t start, size_t npages);
 PP_HIDDEN void pp_buddy_free_run(struct pp_pool *pool, uintptr_t start, size_t npages);
@@ -215,6 +219,13 @@ PP_HIDDEN void pp_thread_init_once(void);
 PP_HIDDEN size_t pp_thread_drain_all(void);
 PP_HIDDEN void pp_thread_retire_parked(void);
 PP_HIDDEN size_t pp_thread_cached_pages(uint64_t *slow_calls);
+
+/* ---- "reclaim.c" ---- */
+PP_HIDDEN size_t pp_reclaim_pool_hot(struct pp_pool *pool, size_t keep_pages);
+PP_HIDDEN void pp_reclaim_tick(void);
+PP_HIDDEN void pp_reclaim_kick(void);
+PP_HIDDEN void pp_reclaim_fork_child(void);
+PP_HIDDEN size_t pp_reclaim_all_pools(void);
 
 /* ---- "heap.c" ---- */
 PP_HIDDEN extern _Atomic int pp_init_state;

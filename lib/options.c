@@ -26,7 +26,10 @@ static const struct pp_option_row option_table[] = {
     { "PCP_HIGH",  512, &pp_opt.pcp_high,  "pages a thread's page cache may hold; above it, a batch goes back to the pool (4 KiB pages)" },
     { "PCP_BATCH", 64,  &pp_opt.pcp_batch, "pages a thread's page cache moves per refill or drain" },
     { "RETAIN",    8l << 20, &pp_opt.retain, "bytes of whole free 2 MiB regions kept resident whatever their age (K/M/G)" },
-    { "DECAY_MS",  250, &pp_opt.decay_ms,  "a whole free 2 MiB region stays resident this long before it is released (-1: never release)" },
+    { "DECAY_MS",  250, &pp_opt.decay_ms,  "free memory stays resident this long before it is released (-1: never release)" },
+    { "HIGH",      16l << 20, &pp_opt.high, "hot free bytes a pool keeps inside partly used regions; the excess is released after the decay (K/M/G)" },
+    { "BACKGROUND", 1,  &pp_opt.background, "1: a background thread runs the decay, also while the program is idle; 0: only allocations do" },
+    { "PURGE",     0,   &pp_opt.purge_free, "how memory is released: dontneed (MADV_DONTNEED, RSS drops at once) or free (MADV_FREE, lazily)" },
     { "PRINT_OPTIONS", 0, &pp_opt.print_options, "1: print this table to stdout at start-up (what pagepool-run --options does)" },
     { "THP",       0,   &pp_opt.thp,       "huge pages on regions: default (leave the system setting), madvise (MADV_HUGEPAGE), never (MADV_NOHUGEPAGE)" },
 };
@@ -81,6 +84,8 @@ void pp_options_init(void)
         long x;
         if (o->where == &pp_opt.thp)
             x = parse_thp(v, &ok);
+        else if (o->where == &pp_opt.purge_free && (!strcmp(v, "dontneed") || !strcmp(v, "free")))
+            x = !strcmp(v, "free"), ok = true;
         else
             ok = parse_long(v, &x) && (x >= 0 || (o->where == &pp_opt.decay_ms && x == -1));
         if (ok)

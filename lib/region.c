@@ -233,13 +233,20 @@ static void give_locked(struct pp_bank *b, struct pp_region *r, uint64_t now)
     b->nhot++;
 }
 
-/* A region the buddy found wholly free comes back, hot; decay releases it later if unused. */
-void pp_region_give(struct pp_region *r)
+/* A region the buddy found wholly free comes back: hot (decay releases it later if unused), or
+ * cold when all its pages were already released. */
+void pp_region_give(struct pp_region *r, bool cold)
 {
     struct pp_bank *b = pp_bank_of(r->node);
     uint64_t now = pp_os_now_ms();
     pthread_mutex_lock(&b->lock);
-    give_locked(b, r, now);
+    if (cold) {
+        r->kind = PP_REGION_POOL;
+        bit_set(b->cold, r->idx);
+        b->ncold++;
+    } else {
+        give_locked(b, r, now);
+    }
     bank_decay_locked(b, now, false);
     pthread_mutex_unlock(&b->lock);
 }

@@ -321,6 +321,7 @@ void pp_slab_local_slow(struct pp_slab *s)
     } else if (s->used == 0 && list == PP_SLAB_PARTIAL && !keep_empty(h, cls)) {
         list_remove(&h->partial[cls], s);
         slab_release(h, s);
+        pp_reclaim_kick();                  /* no lock held here: may start the background thread */
     }
 }
 

@@ -284,6 +284,7 @@ static void fork_child(void)
     if (atomic_load(&pp_init_state) != 2)
         return;
     urcu_bp_after_fork_child();
+    pp_reclaim_fork_child();
     pp_region_fork_child();
     pp_buddy_reinit_locks();
     pp_slab_fork_child();

@@ -91,6 +91,7 @@ struct pp_region {
     uint32_t nr_free;                     /* free pages in this region (in the buddy) */
     uint16_t head[PP_NR_ORDERS];          /* first free block of each order, or PP_NO_PAGE */
     uint16_t tail[PP_NR_ORDERS];
+    uint16_t nhot[PP_NR_ORDERS];          /* hot free blocks of each order on the list */
     uint16_t link_next[PP_REGION_PAGES];  /* free-list links by page index */
     uint16_t link_prev[PP_REGION_PAGES];
     /* per-page metadata. state/order/npages: pool lock while free, owner while allocated */
@@ -166,6 +167,12 @@ struct pp_capture {
     uintptr_t block;                      /* the captured block, or 0 */
 };
 
+/* A set of region indexes, with a summary of its non-zero words for a fast first/last search. */
+struct pp_regmap {
+    uint64_t bits[PP_MAX_REGIONS / 64];
+    uint64_t summary[PP_MAX_REGIONS / 4096];
+};
+
 /* A buddy pool: one per NUMA node (the kernel's zone). */
 struct pp_pool {
     pthread_mutex_t lock;                 /* Synchronization for everything below */
@@ -173,9 +180,8 @@ struct pp_pool {
     uint32_t nregions;                    /* indexes handed out so far */
     size_t nr_free;                       /* free pages in the buddy */
     size_t nr_cold;                       /* of which cold */
-    /* avail[o]: bitmap of regions with a free block of order o; summary: which 64-bit words are non-zero */
-    uint64_t avail[PP_NR_ORDERS][PP_MAX_REGIONS / 64];
-    uint64_t summary[PP_NR_ORDERS][PP_MAX_REGIONS / 4096];
+    struct pp_regmap avail[PP_NR_ORDERS]; /* regions with a free block of order o */
+    struct pp_regmap hot[PP_NR_ORDERS];   /* regions with a hot (resident) free block of order o */
 };
 
 /* The region bank of one node: every region ever mapped for the node, by index (indexes are never

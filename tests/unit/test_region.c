@@ -14,7 +14,7 @@ TEST_BEGIN(test_take_maps_a_chunk_and_registers_it)
     expect_ptr_eq(pp_region_of(r->base), r, "pagemap: base");
     expect_ptr_eq(pp_region_of(r->base + PP_REGION_SIZE - 1), r, "pagemap: last byte");
     expect_int_eq(fake_os_count('m') >= 1, 1, "mapped from the OS");
-    pp_region_give(r);
+    pp_region_give(r, false);
 }
 TEST_END
 
@@ -25,7 +25,7 @@ TEST_BEGIN(test_decay_purges_whole_region)
     bool cold;
     struct pp_region *r = pp_region_take(0, &cold);
     fake_os_reset();
-    pp_region_give(r);
+    pp_region_give(r, false);
     expect_int_eq(fake_os_count('p'), 0, "a region given back stays resident during the decay");
     fake_os.now_ms += (uint64_t)pp_opt.decay_ms;
     pp_region_bank_decay();
@@ -47,14 +47,14 @@ TEST_BEGIN(test_retain_keeps_hot_and_trim_purges)
     bool cold;
     struct pp_region *r = pp_region_take(0, &cold);
     fake_os_reset();
-    pp_region_give(r);
+    pp_region_give(r, false);
     fake_os.now_ms += 10 * (uint64_t)pp_opt.decay_ms;
     pp_region_bank_decay();
     expect_int_eq(fake_os_count('p'), 0, "kept resident within the retain budget, whatever its age");
     struct pp_region *again = pp_region_take(0, &cold);
     expect_ptr_eq(again, r, "a resident region is reused first");
     expect_false(cold, "and it is hot");
-    pp_region_give(again);
+    pp_region_give(again, false);
     fake_os_reset();
     pp_region_bank_purge(0);
     expect_int_ge(fake_os_count('p'), 1, "trim releases the resident regions");
@@ -67,11 +67,11 @@ TEST_BEGIN(test_lowest_index_first)
     bool cold;
     struct pp_region *a = pp_region_take(0, &cold), *b = pp_region_take(0, &cold);
     expect_true(a->idx < b->idx, "taken in index order");
-    pp_region_give(b);
-    pp_region_give(a);
+    pp_region_give(b, false);
+    pp_region_give(a, false);
     struct pp_region *c = pp_region_take(0, &cold);
     expect_true(c->idx <= a->idx, "the lowest free index comes back first");
-    pp_region_give(c);
+    pp_region_give(c, false);
 }
 TEST_END
 

@@ -1,0 +1,165 @@
+/*
+ * reclaim.c — policy: when and what to give back to the OS (the buddy and the bank decide how).
+ *
+ * Three sources of releasable memory, each with its own rule:
+ *   - whole free regions in the bank: released after PAGEPOOL_DECAY_MS idle (region.c's decay);
+ *   - hot free blocks inside regions that are still in use (seed 002): when a pool has held more
+ *     than PAGEPOOL_HIGH bytes of hot free pages for a whole decay period, the excess is released,
+ *     largest blocks of the sparsest regions first, and the blocks go back cold (they are used only
+ *     when no hot block fits, and they merge into cold blocks);
+ *   - everything, at once, on pp_reclaim()/malloc_trim().
+ * Decay must happen in an idle process too, so a background thread (the kswapd analogue) runs the
+ * tick every decay/2 ms. It is started lazily by the first free that gives pages back to a pool,
+ * is re-created after fork when needed, and is turned off with PAGEPOOL_BACKGROUND=0 (then the tick
+ * runs from the slow paths that give memory back).
+ * Layer: beside the pool; called by heap.c; calls buddy.c (isolate, free cold), region.c (decay),
+ * os (purge).
+ */
+#include "internal.h"
+#include <signal.h>
+#include <time.h>
+
+enum { PURGE_MIN_ORDER = 4 };               /* 64 KiB: smaller blocks cost more syscalls than they return */
+
+static _Atomic int bg_state;                /* 0 not started, 1 running, 2 off */
+static _Atomic uint64_t last_tick_ms;
+static uint64_t excess_since[PP_MAX_NODES]; /* when the pool first held more than `high` hot pages */
+static bool in_excess[PP_MAX_NODES];
+
+/* Release hot free blocks of a pool until at most keep_pages hot free pages remain. The pool lock is
+ * dropped around each madvise, so allocation is never held up by a syscall. */
+size_t pp_reclaim_pool_hot(struct pp_pool *pool, size_t keep_pages)
+{
+    size_t released = 0;
+    enum pp_purge how = pp_opt.purge_free ? PP_PURGE_FREE : PP_PURGE_DONTNEED;
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        unsigned order = 0;
+        uintptr_t b = 0;
+        if (pool->nr_free - pool->nr_cold > keep_pages)
+            b = pp_buddy_isolate_hot_locked(pool, PURGE_MIN_ORDER, &order);
+        pthread_mutex_unlock(&pool->lock);
+        if (!b)
+            return released;
+        size_t bytes = PP_PAGE_SIZE << order;
+        bool ok = pp_os_purge((void *)b, bytes, how) == 0;
+        if (ok) {
+            pp_stat_add(madvise_calls, 1);
+            pp_released_add(bytes);
+            released += bytes;
+        }
+        pthread_mutex_lock(&pool->lock);
+        pp_buddy_free_locked(pool, b, order, ok ? PP_FREE_COLD : 0, NULL);
+        pthread_mutex_unlock(&pool->lock);
+        if (!ok)
+            return released;
+    }
+}
+
+/* One pass of the policy: bank decay, and pools above `high` for a whole decay period. */
+void pp_reclaim_tick(void)
+{
+    if (pp_opt.decay_ms < 0)
+        return;
+    uint64_t now = pp_os_now_ms();
+    atomic_store_explicit(&last_tick_ms, now, memory_order_relaxed);
+    pp_region_bank_decay();
+    size_t high = (size_t)pp_opt.high >> PP_PAGE_SHIFT;
+    for (unsigned n = 0; n < pp_nr_nodes; n++) {
+        struct pp_pool *pool = pp_pool_of(n);
+        size_t hot = __atomic_load_n(&pool->nr_free, __ATOMIC_RELAXED) - __atomic_load_n(&pool->nr_cold, __ATOMIC_RELAXED);
+        if (hot <= high) {
+            in_excess[n] = false;
+            continue;
+        }
+        if (!in_excess[n]) {
+            in_excess[n] = true;
+            excess_since[n] = now;
+        }
+        if (now - excess_since[n] >= (uint64_t)pp_opt.decay_ms) {
+            pp_reclaim_pool_hot(pool, high);
+            in_excess[n] = false;
+        }
+    }
+}
+
+static void *background_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        long ms = pp_opt.decay_ms / 2 > 10 ? pp_opt.decay_ms / 2 : 10;
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+        pp_reclaim_tick();
+    }
+    return NULL;
+}
+
+/* Is there more free resident memory than the policy keeps anyway? (Small programs never get a
+ * background thread.) */
+static bool worth_decaying(void)
+{
+    bool resident = true;
+    if (pp_region_bank_bytes(&resident) > (size_t)pp_opt.retain)
+        return true;
+    for (unsigned n = 0; n < pp_nr_nodes; n++) {
+        struct pp_pool *pool = pp_pool_of(n);
+        if ((pool->nr_free - pool->nr_cold) << PP_PAGE_SHIFT > (size_t)pp_opt.high)
+            return true;
+    }
+    return false;
+}
+
+/* Called by the heap when pages went back to a pool: make sure decay will run. */
+void pp_reclaim_kick(void)
+{
+    int state = atomic_load_explicit(&bg_state, memory_order_relaxed);
+    if (PP_LIKELY(state == 1))
+        return;
+    if (!worth_decaying())
+        return;
+    if (state == 2 || !pp_opt.background || pp_opt.decay_ms < 0) {
+        /* no background thread: run the tick from here, at most every decay/2 */
+        uint64_t now = pp_os_now_ms();
+        if (pp_opt.decay_ms >= 0 && now - atomic_load(&last_tick_ms) >= (uint64_t)pp_opt.decay_ms / 2)
+            pp_reclaim_tick();
+        return;
+    }
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&bg_state, &expected, 1))
+        return;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    /* the thread must not keep signals from the program's own threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&t, &attr, background_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (err) {
+        atomic_store(&bg_state, 2);
+        pp_verbose("no background reclaim thread (error %d): decay runs from allocations", err);
+    } else {
+        pthread_setname_np(t, "pagepool-bg");
+    }
+}
+
+/* The child of a fork has no background thread: the next kick starts one. */
+void pp_reclaim_fork_child(void)
+{
+    if (atomic_load(&bg_state) == 1)
+        atomic_store(&bg_state, 0);
+}
+
+/* pp_reclaim(): every pool's hot free blocks. */
+size_t pp_reclaim_all_pools(void)
+{
+    size_t released = 0;
+    for (unsigned n = 0; n < pp_nr_nodes; n++)
+        released += pp_reclaim_pool_hot(pp_pool_of(n), 0);
+    return released;
+}

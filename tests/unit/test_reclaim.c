@@ -1,0 +1,113 @@
+/* Unit tests of lib/reclaim.c and the buddy's cold blocks on the fake OS: exact madvise ranges,
+ * cold bits through merge, hot before cold, decay of pools above `high`. */
+#include "../../lib/internal.h"
+#include "../test.h"
+#include "os_fake.h"
+
+static struct pp_pool *pool;
+
+/* A region whose pages [64, 512) were freed by the program (hot), [0, 64) still in use. */
+static uintptr_t hot_region(void)
+{
+    uintptr_t b = pp_buddy_alloc(pool, 9);
+    pp_buddy_free_run(pool, b + 64 * PP_PAGE_SIZE, PP_REGION_PAGES - 64);
+    return b;
+}
+
+static bool valid(void)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool ok = pp_buddy_is_valid(pool);
+    pthread_mutex_unlock(&pool->lock);
+    return ok;
+}
+
+TEST_BEGIN(test_purge_ranges_and_cold_bits)
+{
+    uintptr_t hold = hot_region();
+    size_t hot_before = pool->nr_free - pool->nr_cold;
+    expect_zu_eq(hot_before, 448, "pages freed by the program are hot");
+    fake_os_reset();
+    size_t released = pp_reclaim_pool_hot(pool, 0);
+    expect_zu_eq(released, (size_t)448 << PP_PAGE_SHIFT, "blocks of order 6, 7, 8 released");
+    expect_int_eq(fake_os_count('p'), 3, "one madvise per block");
+    for (unsigned i = 0; i < fake_os.nlog; i++) {
+        const struct fake_call *c = &fake_os.log[i];
+        if (c->op != 'p')
+            continue;
+        expect_zu_eq((c->addr - hold) % c->size, 0, "purge range aligned to its size");
+        expect_zu_ge(c->size, 16 * PP_PAGE_SIZE, "no purge below 64 KiB");
+        expect_int_eq(c->how, PP_PURGE_DONTNEED, "MADV_DONTNEED by default");
+    }
+    expect_zu_eq(pool->nr_cold, 448, "released blocks are cold");
+    expect_true(valid(), "invariants with cold blocks");
+    pp_buddy_free_run(pool, hold, 64);
+    expect_zu_eq(pool->nr_free, 0, "region whole again, back to the bank");
+}
+TEST_END
+
+TEST_BEGIN(test_hot_before_cold)
+{
+    uintptr_t hold = hot_region();
+    pp_buddy_free_run(pool, hold + 32 * PP_PAGE_SIZE, 32);     /* [32, 64) hot, order 5 */
+    pthread_mutex_lock(&pool->lock);
+    unsigned o;
+    uintptr_t big = pp_buddy_isolate_hot_locked(pool, 6, &o);  /* make the order-8 block cold */
+    pp_buddy_free_locked(pool, big, o, PP_FREE_COLD, NULL);
+    pthread_mutex_unlock(&pool->lock);
+    uintptr_t b = pp_buddy_alloc(pool, 4);
+    expect_true(b >= hold + 32 * PP_PAGE_SIZE && b < hold + 64 * PP_PAGE_SIZE,
+                "order 4 is split from the hot order-5 block, not from a lower-address cold one");
+    pp_buddy_free(pool, b, 4);
+    pthread_mutex_lock(&pool->lock);
+    expect_true(pp_buddy_is_valid(pool), "invariants");
+    pthread_mutex_unlock(&pool->lock);
+    pp_buddy_free_run(pool, hold, 32);
+    pp_reclaim_pool_hot(pool, 0);
+}
+TEST_END
+
+TEST_BEGIN(test_cold_merge)
+{
+    uintptr_t hold = pp_buddy_alloc(pool, 9);
+    pp_buddy_free_run(pool, hold + 64 * PP_PAGE_SIZE, PP_REGION_PAGES - 64);
+    pthread_mutex_lock(&pool->lock);
+    size_t cold0 = pool->nr_cold;
+    pp_buddy_free_locked(pool, hold, 4, PP_FREE_COLD, NULL);
+    pp_buddy_free_locked(pool, hold + 16 * PP_PAGE_SIZE, 4, PP_FREE_COLD, NULL);
+    struct pp_region *r = pp_region_of(hold);
+    expect_true(r->flags[0] & PP_PF_COLD, "cold + cold = cold");
+    expect_int_eq(r->order[0], 5, "merged to order 5");
+    expect_zu_eq(pool->nr_cold, cold0 + 32, "cold pages counted");
+    pp_buddy_free_locked(pool, hold + 32 * PP_PAGE_SIZE, 5, 0, NULL);
+    expect_false(r->flags[0] & PP_PF_COLD, "cold + hot = hot (the kernel clears Reported on merge)");
+    expect_true(pp_buddy_is_valid(pool), "invariants");
+    pthread_mutex_unlock(&pool->lock);
+    expect_zu_eq(pool->nr_free, 0, "whole region returned");
+}
+TEST_END
+
+TEST_BEGIN(test_tick_releases_after_decay)
+{
+    long saved_high = pp_opt.high;
+    pp_opt.high = 0;
+    uintptr_t hold = hot_region();
+    fake_os_reset();
+    pp_reclaim_tick();
+    expect_int_eq(fake_os_count('p'), 0, "nothing released before the decay");
+    fake_os.now_ms += (uint64_t)pp_opt.decay_ms;
+    pp_reclaim_tick();
+    expect_int_ge(fake_os_count('p'), 1, "released once above high for a whole decay period");
+    pp_buddy_free_run(pool, hold, 64);
+    pp_opt.high = saved_high;
+}
+TEST_END
+
+int main(void)
+{
+    pp_thread_init_once();
+    pool = pp_pool_of(0);
+    pp_opt.retain = 1l << 40;
+    return RUN_TESTS(test_purge_ranges_and_cold_bits, test_hot_before_cold, test_cold_merge,
+                     test_tick_releases_after_decay);
+}
