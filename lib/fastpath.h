@@ -39,9 +39,10 @@ PP_INLINE void *pp_malloc_fast(size_t size)
 }
 
 /* Is a the start of an object that was handed out and is not already free?
- * Divisibility without a division: with magic = ceil(2^40 / size) and off < 2^18 (the largest slab),
- * off * magic mod 2^40 is below 2^18 when size divides off and at least 2^24 otherwise, so testing
- * bits 20..39 for zero decides it (checked for every class and offset by the unit test).
+ * Divisibility without a division: with magic = ceil(2^40 / size), size <= 2^15 and off < 2^19 (the
+ * largest slab), off * magic mod 2^40 is below 2^19 when size divides off and at least 2^25
+ * otherwise, so testing bits 20..39 for zero decides it (checked for every class and offset by the
+ * unit test).
  * `a < bump` rejects never-used objects and, for the masked slab map lookup, addresses above 2^47.
  * The key (word 1) is read only for an object start: an invalid pointer may end a mapping. */
 PP_INLINE bool pp_slab_object_ok(const struct pp_slab *s, uintptr_t a)

@@ -204,6 +204,7 @@ PP_HIDDEN extern uintptr_t pp_free_key;
 PP_HIDDEN void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls);
 PP_HIDDEN void pp_slab_local_slow(struct pp_slab *s);
 PP_HIDDEN void pp_slab_free_remote(struct pp_slab *s, void *p);
+PP_HIDDEN void pp_slab_flush_remote(struct pp_heap *h);
 PP_HIDDEN void pp_slab_abandon_all(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);

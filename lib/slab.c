@@ -99,24 +99,27 @@ static inline void *pop(struct pp_slab *s)
     return b;
 }
 
-/* Take the remote frees: one atomic exchange, then a walk of the taken list (owner only). */
-static uint32_t collect(struct pp_slab *s)
+/* Take the remote frees (owner only): two exchanges and no walk of the list (whose objects sit in
+ * other cores' caches). The count is taken before the list, and freers add to it after pushing, so
+ * every object counted is in the list taken: `used` may lag (a count still to come), never lead,
+ * and a slab is never released while a free is in flight. Returns whether objects came. */
+static bool collect(struct pp_slab *s)
 {
     if (!atomic_load_explicit(&s->thread_free, memory_order_relaxed))
-        return 0;
+        return false;
+    uint32_t n = atomic_exchange_explicit(&s->thread_freed, 0, memory_order_acquire);
     void **list = atomic_exchange_explicit(&s->thread_free, NULL, memory_order_acquire);
-    if (!list)
-        return 0;
-    uint32_t n = 1;
-    void **last = list;
-    while (last[0]) {
-        last = last[0];
-        n++;
-    }
-    last[0] = s->free;
-    s->free = list;
     s->used -= n;
-    return n;
+    if (!list)
+        return false;
+    if (s->free) {                          /* rare: the walk is needed only to append */
+        void **last = list;
+        while (last[0])
+            last = last[0];
+        last[0] = s->free;
+    }
+    s->free = list;
+    return true;
 }
 
 /* Carve up to 64 never-used objects into the free list, in address order. */
@@ -164,6 +167,7 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     s->start = s->bump = block;
     s->end = block + (uintptr_t)s->capacity * size;
     atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
+    atomic_store_explicit(&s->thread_freed, 0, memory_order_relaxed);
     s->notify_at = 0;
     atomic_store_explicit(&s->heap, h, memory_order_relaxed);
     struct pp_region *r = pp_region_of(block);
@@ -270,6 +274,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
             return pop(h->bins[cls]);
     }
     h->slow_calls++;
+    pp_slab_flush_remote(h);
     struct pp_slab *s = h->bins[cls];
     if (s != &pp_slab_empty) {
         if (refill(s))
@@ -325,18 +330,52 @@ void pp_slab_local_slow(struct pp_slab *s)
     }
 }
 
-void pp_slab_free_remote(struct pp_slab *s, void *p)
+/* Push a chain first..last of n objects of slab s on its thread_free with one CAS, then count them. */
+static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
 {
     struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_acquire);  /* before the push: s may be reused after */
-    void **b = p;
-    b[1] = (void *)pp_free_key;
     void *old = atomic_load_explicit(&s->thread_free, memory_order_relaxed);
     do {
-        b[0] = old;
-    } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &old, p, memory_order_seq_cst, memory_order_relaxed));
+        *(void **)last = old;
+    } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &old, first, memory_order_release, memory_order_relaxed));
+    atomic_fetch_add_explicit(&s->thread_freed, n, memory_order_release);
     /* heaps are type-stable, so bumping a recycled heap's hint is harmless (one extra scan) */
     if (!old && h)
         atomic_fetch_add_explicit(&h->remote_hint[s->cls], 1, memory_order_release);
+}
+
+/* Push the gathered remote frees (slow paths, thread exit, a full buffer, another slab). */
+void pp_slab_flush_remote(struct pp_heap *h)
+{
+    if (h->rbuf_n) {
+        push_remote(h->rbuf_slab, h->rbuf_head, h->rbuf_tail, h->rbuf_n);
+        h->rbuf_n = 0;
+        h->rbuf_slab = NULL;
+    }
+}
+
+/* A free from a thread that does not own the slab. Consecutive frees to one slab (a consumer
+ * freeing a producer's batch) are gathered, up to 64, and pushed with one CAS: the objects still
+ * count in the slab's `used`, so the slab cannot go away meanwhile. */
+void pp_slab_free_remote(struct pp_slab *s, void *p)
+{
+    void **b = p;
+    b[1] = (void *)pp_free_key;
+    struct pp_heap *h = pp_tls_heap;
+    if (PP_UNLIKELY(h == &pp_heap_empty)) {
+        push_remote(s, p, p, 1);
+        return;
+    }
+    if (h->rbuf_slab != s || h->rbuf_n >= 64) {
+        pp_slab_flush_remote(h);
+        h->rbuf_slab = s;
+        h->rbuf_tail = p;
+        b[0] = NULL;
+    } else {
+        b[0] = h->rbuf_head;
+    }
+    h->rbuf_head = p;
+    h->rbuf_n++;
 }
 
 /* ---- Thread exit: the heap's slabs are released if empty, else abandoned for adoption ---- */
@@ -358,6 +397,7 @@ static void abandon_one(struct pp_heap *h, struct pp_slab *s)
 
 void pp_slab_abandon_all(struct pp_heap *h)
 {
+    pp_slab_flush_remote(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
         h->bins[cls] = &pp_slab_empty;
@@ -379,6 +419,7 @@ size_t pp_slab_reclaim(struct pp_heap *h)
     size_t pages = 0;
     if (h == &pp_heap_empty)
         return 0;
+    pp_slab_flush_remote(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
         if (s != &pp_slab_empty) {

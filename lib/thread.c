@@ -189,6 +189,7 @@ static void retire_and_unlink(struct pp_heap *h)
 static void thread_exit(void *arg)
 {
     struct pp_heap *h = arg;
+    pp_slab_flush_remote(h);
     pp_tls_heap = &pp_heap_empty;           /* later frees from this thread go the remote way */
     pthread_mutex_lock(&registry_lock);
     if (nparked < PARK_MAX) {

@@ -54,6 +54,7 @@
 #define PP_SMALL_MAX      (32 * 1024)    /* largest size served from slabs */
 #define PP_NCLASSES       41             /* class 0 unused; 16..128 by 16 (8), then 4 per doubling to 32 KiB (32) */
 #define PP_MIN_ALIGN      16
+#define PP_SLAB_MAX_ORDER 7              /* 512 KiB: offsets below 2^19 keep the divisibility test exact */
 
 /* ---- Per-page state (struct pp_region.state[]) ---- */
 enum pp_page_state {
@@ -120,6 +121,7 @@ struct pp_slab {
     uint8_t pad;
     /* second line: the remote side and the rarely used fields */
     _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
+    _Atomic uint32_t thread_freed;        /* objects pushed on thread_free, added after each push */
     uintptr_t end;                        /* end of the last whole object */
     uint32_t capacity;                    /* objects in the slab */
     struct pp_slab *next, *prev;          /* heap list / abandoned list / descriptor free list */
@@ -155,6 +157,10 @@ struct pp_heap {
     uint32_t node;
     pid_t tid;
     uint64_t slow_calls;                  /* slow-path entries (statistics). owner; read racily */
+    /* remote frees to one slab, gathered to be pushed with one CAS (slab.c). owner */
+    struct pp_slab *rbuf_slab;
+    void *rbuf_head, *rbuf_tail;
+    uint32_t rbuf_n;
 };
 
 enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_PARKED, PP_HEAP_DEAD };

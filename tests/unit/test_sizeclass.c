@@ -31,8 +31,8 @@ TEST_BEGIN(test_slab_orders)
 {
     for (unsigned c = 1; c < PP_NCLASSES; c++) {
         size_t bytes = PP_PAGE_SIZE << pp_class_order[c];
-        expect_zu_ge(bytes / pp_class_size[c], 8, "class %u: at least 8 objects per slab", c);
-        expect_zu_le(bytes, (size_t)1 << 18, "class %u: slab within the 2^18 divisibility bound", c);
+        expect_zu_ge(bytes / pp_class_size[c], 16, "class %u: at least 16 objects per slab", c);
+        expect_zu_le(bytes, (size_t)1 << 19, "class %u: slab within the 2^19 divisibility bound", c);
     }
 }
 TEST_END
