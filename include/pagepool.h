@@ -70,6 +70,10 @@ struct pp_stats {
     uint64_t threads;       /* thread heaps ever created */
     uint64_t threads_live;  /* thread heaps currently attached to a thread */
     uint64_t nodes;         /* NUMA nodes (pools) in use */
+    size_t footprint;       /* resident bytes the pool holds: mapped less what was released */
+    size_t limit;           /* PAGEPOOL_LIMIT or the cgroup's soft limit; 0: none */
+    uint64_t limit_hard;    /* 1 if the limit is hard (allocations fail with ENOMEM) */
+    uint64_t direct_reclaims; /* allocations that reclaimed before growing past the limit */
 };
 PP_API void pp_stats_get(struct pp_stats *out);
 /* Print the statistics, human readable, to fd (no malloc). */

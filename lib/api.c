@@ -77,7 +77,7 @@ PP_API void pp_free_aligned_sized(void *p, size_t align, size_t size)
 PP_API size_t pp_reclaim(void)
 {
     pp_thread_init_once();
-    return pp_heap_reclaim();
+    return pp_reclaim_direct();
 }
 
 PP_API int pp_malloc_trim(size_t pad)

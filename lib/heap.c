@@ -46,10 +46,12 @@ static void *large_alloc(size_t size, size_t align)
     if (!h)
         return NULL;
     size_t npages = pages_of(size);
+    if (!pp_reclaim_admit(npages << PP_PAGE_SHIFT))
+        return NULL;
     size_t align_pages = align > PP_PAGE_SIZE ? align >> PP_PAGE_SHIFT : 1;
     uintptr_t b = pp_buddy_alloc_run(h->pool, npages, align_pages);
     if (!b) {
-        pp_thread_drain_all();
+        pp_reclaim_direct();                /* mmap refused: give back what we hold, try once more */
         b = pp_buddy_alloc_run(h->pool, npages, align_pages);
         if (!b)
             return NULL;
@@ -83,9 +85,15 @@ static void large_shrink(struct pp_region *r, unsigned pi, size_t npages)
 static void *huge_alloc(size_t size, size_t align)
 {
     struct pp_heap *h = heap_get();
-    struct pp_region *r = pp_region_huge_alloc(size, align, h ? h->node : 0);
-    if (!r)
+    if (!pp_reclaim_admit(size))
         return NULL;
+    struct pp_region *r = pp_region_huge_alloc(size, align, h ? h->node : 0);
+    if (!r) {
+        pp_reclaim_direct();
+        r = pp_region_huge_alloc(size, align, h ? h->node : 0);
+        if (!r)
+            return NULL;
+    }
     pp_inuse_add((size_t)r->huge_n * PP_REGION_PAGES);
     return (void *)r->base;
 }
@@ -337,15 +345,3 @@ void *pp_heap_realloc(void *p, size_t size, const char *call)
     return q;
 }
 
-/* ---- Reclaim: what malloc_trim and pp_reclaim release ---- */
-size_t pp_heap_reclaim(void)
-{
-    size_t before = atomic_load(&pp_counters.released);
-    pp_slab_reclaim(pp_tls_heap);
-    pp_thread_retire_parked();
-    pp_slab_reclaim_abandoned();
-    pp_thread_drain_all();
-    pp_reclaim_all_pools();
-    pp_region_bank_purge(0);
-    return atomic_load(&pp_counters.released) - before;
-}

@@ -63,6 +63,9 @@ struct pp_options {
     long high;             /* PAGEPOOL_HIGH: hot free bytes a pool keeps inside used regions */
     long background;       /* PAGEPOOL_BACKGROUND: 1 run decay on a background thread */
     long purge_free;       /* PAGEPOOL_PURGE: 0 dontneed (default), 1 free */
+    long limit;            /* PAGEPOOL_LIMIT: bytes (0: none, or the cgroup's) */
+    long limit_hard;       /* PAGEPOOL_LIMIT_MODE: 0 soft, 1 hard */
+    long stats_signal;     /* PAGEPOOL_STATS_SIGNAL: 1 print statistics on SIGUSR2 */
     long print_options;    /* PAGEPOOL_PRINT_OPTIONS: print this table at start-up (pagepool-run --options) */
     long thp;              /* PAGEPOOL_THP: 0 system default, 1 MADV_HUGEPAGE, 2 MADV_NOHUGEPAGE */
 };
@@ -80,7 +83,7 @@ PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *wha
 
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
-    X(slow_calls_exited) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
+    X(slow_calls_exited) X(direct_reclaims) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
     X(in_use_pages) X(huge_bytes) X(threads) X(threads_live)
 struct pp_counters {
 #define PP_COUNTER_FIELD(n) _Atomic size_t n;
@@ -227,6 +230,11 @@ PP_HIDDEN void pp_reclaim_tick(void);
 PP_HIDDEN void pp_reclaim_kick(void);
 PP_HIDDEN void pp_reclaim_fork_child(void);
 PP_HIDDEN size_t pp_reclaim_all_pools(void);
+PP_HIDDEN void pp_reclaim_init(void);
+PP_HIDDEN size_t pp_reclaim_direct(void);
+PP_HIDDEN bool pp_reclaim_admit(size_t bytes);
+PP_HIDDEN size_t pp_reclaim_footprint(void);
+PP_HIDDEN size_t pp_reclaim_limit(bool *hard);
 
 /* ---- "heap.c" ---- */
 PP_HIDDEN extern _Atomic int pp_init_state;
@@ -236,6 +244,5 @@ PP_HIDDEN void *pp_heap_malloc_aligned(size_t align, size_t size, bool zero);
 PP_HIDDEN void *pp_heap_calloc(size_t n, size_t size);
 PP_HIDDEN void *pp_heap_realloc(void *p, size_t size, const char *call);
 PP_HIDDEN size_t pp_heap_usable_size(const void *p, const char *call);
-PP_HIDDEN size_t pp_heap_reclaim(void);
 
 #endif /* PP_INTERNAL_H */

@@ -30,6 +30,9 @@ static const struct pp_option_row option_table[] = {
     { "HIGH",      16l << 20, &pp_opt.high, "hot free bytes a pool keeps inside partly used regions; the excess is released after the decay (K/M/G)" },
     { "BACKGROUND", 1,  &pp_opt.background, "1: a background thread runs the decay, also while the program is idle; 0: only allocations do" },
     { "PURGE",     0,   &pp_opt.purge_free, "how memory is released: dontneed (MADV_DONTNEED, RSS drops at once) or free (MADV_FREE, lazily)" },
+    { "LIMIT",     0,   &pp_opt.limit,     "memory limit in bytes (K/M/G); unset: the cgroup's memory.high/memory.max as a soft limit, if finite" },
+    { "LIMIT_MODE", 0,  &pp_opt.limit_hard, "soft: reclaim, then grow past the limit anyway; hard: reclaim, then fail with ENOMEM" },
+    { "STATS_SIGNAL", 0, &pp_opt.stats_signal, "1: print statistics to stderr on SIGUSR2" },
     { "PRINT_OPTIONS", 0, &pp_opt.print_options, "1: print this table to stdout at start-up (what pagepool-run --options does)" },
     { "THP",       0,   &pp_opt.thp,       "huge pages on regions: default (leave the system setting), madvise (MADV_HUGEPAGE), never (MADV_NOHUGEPAGE)" },
 };
@@ -86,6 +89,8 @@ void pp_options_init(void)
             x = parse_thp(v, &ok);
         else if (o->where == &pp_opt.purge_free && (!strcmp(v, "dontneed") || !strcmp(v, "free")))
             x = !strcmp(v, "free"), ok = true;
+        else if (o->where == &pp_opt.limit_hard && (!strcmp(v, "soft") || !strcmp(v, "hard")))
+            x = !strcmp(v, "hard"), ok = true;
         else
             ok = parse_long(v, &x) && (x >= 0 || (o->where == &pp_opt.decay_ms && x == -1));
         if (ok)

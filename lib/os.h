@@ -22,6 +22,7 @@ int pp_os_hugepage(void *addr, size_t size, bool on);        /* MADV_HUGEPAGE / 
 int pp_os_move(void *from, size_t size, void *to);           /* mremap the pages onto `to` (replacing it) */
 int pp_os_map_fixed(void *addr, size_t size);                /* map fresh pages at addr, only if it is free */
 uint64_t pp_os_now_ms(void);                                 /* monotonic, coarse (for decay) */
+size_t pp_os_cgroup_limit(void);                             /* the cgroup v2 memory.high/max, 0 if none */
 int pp_os_bind(void *addr, size_t size, unsigned node);      /* mbind to one node */
 unsigned pp_os_numa_nodes(void);                             /* configured nodes, >= 1 */
 unsigned pp_os_cpu_node(void);                               /* node of the calling thread's cpu */

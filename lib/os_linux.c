@@ -12,6 +12,9 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +86,56 @@ int pp_os_map_fixed(void *addr, size_t size)
         return EEXIST;
     }
     return 0;
+}
+
+/* Read a small file into buf (NUL-terminated); no malloc, no stdio. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = 0;
+    return n;
+}
+
+/* The smaller of memory.high and memory.max of this process's cgroup (v2), 0 when both are "max". */
+size_t pp_os_cgroup_limit(void)
+{
+    KEEP_ERRNO;
+    char line[512], path[768], val[64];
+    if (read_small("/proc/self/cgroup", line, sizeof(line)) <= 0)
+        return 0;
+    char *p = strstr(line, "0::");
+    if (!p)
+        return 0;
+    p += 3;
+    char *end = strchr(p, '\n');
+    if (end)
+        *end = 0;
+    if (strcmp(p, "/") == 0)
+        p = "";
+    size_t best = 0;
+    const char *files[2] = { "memory.high", "memory.max" };
+    for (int i = 0; i < 2; i++) {
+        if (strlen(p) + 32 >= sizeof(path))
+            return 0;
+        strcpy(path, "/sys/fs/cgroup");
+        strcat(path, p);
+        strcat(path, "/");
+        strcat(path, files[i]);
+        if (read_small(path, val, sizeof(val)) <= 0)
+            continue;
+        if (strncmp(val, "max", 3) == 0)
+            continue;
+        size_t v = strtoull(val, NULL, 10);
+        if (v && (!best || v < best))
+            best = v;
+    }
+    return best;
 }
 
 uint64_t pp_os_now_ms(void)

@@ -155,6 +155,78 @@ void pp_reclaim_fork_child(void)
         atomic_store(&bg_state, 0);
 }
 
+/* ---- Direct reclaim and the memory limit ---- */
+static size_t limit_bytes;                  /* 0: no limit */
+static bool limit_hard;
+static _Atomic size_t backoff_until;        /* soft limit: no new direct reclaim below this footprint */
+
+void pp_reclaim_init(void)
+{
+    limit_hard = pp_opt.limit_hard;
+    if (pp_opt.limit > 0) {
+        limit_bytes = (size_t)pp_opt.limit;
+    } else {
+        limit_bytes = pp_os_cgroup_limit();
+        limit_hard = false;                 /* the cgroup's own limit stays the hard one */
+        if (limit_bytes)
+            pp_verbose("soft limit %zu MiB from the cgroup", limit_bytes >> 20);
+    }
+}
+
+size_t pp_reclaim_limit(bool *hard)
+{
+    if (hard)
+        *hard = limit_hard;
+    return limit_bytes;
+}
+
+/* Resident memory the pool holds or has handed out: everything mapped but what was released. */
+size_t pp_reclaim_footprint(void)
+{
+    size_t cold_pages = 0, cold_bank;
+    pp_buddy_free_pages(&cold_pages);
+    bool all = false;
+    bool resident = true;
+    cold_bank = pp_region_bank_bytes(&all) - pp_region_bank_bytes(&resident);
+    return pp_region_mapped_bytes() - (cold_pages << PP_PAGE_SHIFT) - cold_bank;
+}
+
+/* Release everything releasable: the calling thread's empty slabs, parked heaps, empty abandoned
+ * slabs, every thread's page cache, every hot free block, every resident banked region. This is
+ * the one place that reaches up (caches, slabs) as well as down (pools, bank, OS). */
+size_t pp_reclaim_direct(void)
+{
+    size_t before = atomic_load(&pp_counters.released);
+    pp_slab_reclaim(pp_tls_heap);
+    pp_thread_retire_parked();
+    pp_slab_reclaim_abandoned();
+    pp_thread_drain_all();
+    pp_reclaim_all_pools();
+    pp_region_bank_purge(0);
+    return atomic_load(&pp_counters.released) - before;
+}
+
+/* May the pool grow by `bytes`? Under the limit, yes. Over it, reclaim first; then a soft limit
+ * grows anyway (and does not reclaim again until it has grown by another 1/16 of the limit), a
+ * hard limit says no (the caller returns NULL with ENOMEM). */
+bool pp_reclaim_admit(size_t bytes)
+{
+    if (PP_LIKELY(!limit_bytes))
+        return true;
+    size_t fp = pp_reclaim_footprint();
+    if (fp + bytes <= limit_bytes || (!limit_hard && fp + bytes <= atomic_load(&backoff_until)))
+        return true;
+    pp_stat_add(direct_reclaims, 1);
+    pp_reclaim_direct();
+    fp = pp_reclaim_footprint();
+    if (fp + bytes <= limit_bytes)
+        return true;
+    if (limit_hard)
+        return false;
+    atomic_store(&backoff_until, fp + bytes + limit_bytes / 16);
+    return true;
+}
+
 /* pp_reclaim(): every pool's hot free blocks. */
 size_t pp_reclaim_all_pools(void)
 {

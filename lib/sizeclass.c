@@ -5,8 +5,8 @@
  * so neighbours are at most 25% apart (128 -> 160) and at least 12.5% (28 KiB -> 32 KiB).
  * Every class size is a multiple of 16 (the C alignment), and the power-of-two alignments below
  * 4 KiB find a class that is a multiple of them (pp_size_class_aligned).
- * Slab order: the smallest block of >= 16 KiB that holds >= 32 objects (>= 16 beyond 64 KiB) with
- * <= 1/8 waste (max order 7, 512 KiB).
+ * Slab order: the smallest block of >= 64 KiB that holds >= 16 objects with <= 1/8 waste (max
+ * order 7, 512 KiB).
  * Layer: pure computation; called by heap.c and slab.c.
  */
 #include "internal.h"
@@ -44,14 +44,15 @@ unsigned pp_size_class_aligned(size_t size, size_t align)
     return 0;
 }
 
-/* Many objects per slab make full/empty transitions (slow paths) rare; carving is lazy, so a big
- * slab costs no memory until it is used. Up to 64 KiB a slab holds >= 32 objects, beyond that >= 16.
- * The largest slab (order 7, 512 KiB) is what the free fast path's divisibility test allows. */
+/* Many objects per slab make full/empty transitions (slow paths) rare: a class whose live objects
+ * fit in one slab never switches slabs. Carving is lazy, so a big slab costs no memory until it is
+ * used. Slabs are at least 64 KiB (as mimalloc's small pages) and hold at least 16 objects; the
+ * largest (order 7, 512 KiB) is what the free fast path's divisibility test allows. */
 static unsigned slab_order(uint32_t size)
 {
-    for (unsigned o = 2; o < PP_SLAB_MAX_ORDER; o++) {
-        size_t bytes = PP_PAGE_SIZE << o, n = bytes / size;
-        if ((n >= 32 || (bytes >= (64u << 10) && n >= 16)) && (bytes % size) * 8 <= bytes)
+    for (unsigned o = 4; o < PP_SLAB_MAX_ORDER; o++) {
+        size_t bytes = PP_PAGE_SIZE << o;
+        if (bytes / size >= 16 && (bytes % size) * 8 <= bytes)
             return o;
     }
     return PP_SLAB_MAX_ORDER;

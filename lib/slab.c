@@ -144,9 +144,11 @@ static bool refill(struct pp_slab *s) { return s->free || collect(s) || carve(s)
 static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
 {
     unsigned order = pp_class_order[cls];
+    if (!pp_reclaim_admit(PP_PAGE_SIZE << order))
+        return NULL;
     uintptr_t block = pp_pcp_alloc(&h->pcp, h->pool, order);
     if (!block) {
-        pp_thread_drain_all();              /* memory may sit in other threads' caches (M10) */
+        pp_reclaim_direct();                /* memory may sit in other threads' caches (M10) */
         block = pp_pcp_alloc(&h->pcp, h->pool, order);
         if (!block)
             return NULL;

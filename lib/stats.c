@@ -38,6 +38,11 @@ void pp_stats_get(struct pp_stats *out)
     out->threads = atomic_load(&pp_counters.threads);
     out->threads_live = atomic_load(&pp_counters.threads_live);
     out->nodes = pp_nr_nodes;
+    out->footprint = pp_reclaim_footprint();
+    bool hard;
+    out->limit = pp_reclaim_limit(&hard);
+    out->limit_hard = hard;
+    out->direct_reclaims = atomic_load(&pp_counters.direct_reclaims);
 }
 
 static void line(int fd, const char *name, size_t bytes)
@@ -62,7 +67,13 @@ void pp_stats_print(int fd)
     line(fd, "cached", s.cached);
     line(fd, "bank", s.bank);
     line(fd, "huge", s.huge);
+    line(fd, "footprint", s.footprint);
     line(fd, "released", s.released);
+    if (s.limit) {
+        n = pp_format(buf, sizeof(buf), "pagepool:   limit        %10zu KiB (%s), %lu direct reclaims\n", s.limit >> 10,
+                      s.limit_hard ? "hard" : "soft", (unsigned long)s.direct_reclaims);
+        pp_os_write(fd, buf, (size_t)n);
+    }
     n = pp_format(buf, sizeof(buf), "pagepool:   calls: %lu slow paths, %lu mmap, %lu munmap, %lu madvise\n",
                   (unsigned long)s.slow_calls, (unsigned long)s.mmap_calls, (unsigned long)s.munmap_calls,
                   (unsigned long)s.madvise_calls);

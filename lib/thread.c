@@ -20,9 +20,11 @@
  * Layer: called by slab.c/heap.c (heap init) and reclaim paths; calls slab.c, pcp.c, buddy.c, region.c.
  */
 #include "internal.h"
+#include <pagepool.h>
 #include <urcu-bp.h>
 #include <urcu/rculist.h>
 #include <sched.h>
+#include <signal.h>
 
 PP_HIDDEN struct pp_heap pp_heap_empty = { .bins = { [0 ... PP_NCLASSES - 1] = &pp_slab_empty } };
 PP_HIDDEN __thread struct pp_heap *pp_tls_heap = &pp_heap_empty;
@@ -57,6 +59,13 @@ static void init_core(void)
         err = pp_buddy_init(pp_opt.nodes > 0 ? (unsigned)pp_opt.nodes : pp_os_numa_nodes());
     if (err)
         pp_fatal("cannot reserve the pagemap or the pools (errno %d): check `ulimit -v`", err);
+    pp_reclaim_init();
+}
+
+static void stats_signal(int sig)
+{
+    (void)sig;
+    pp_stats_print(2);                      /* no malloc, write(2) only */
 }
 
 void pp_thread_init_once(void)
@@ -72,6 +81,13 @@ void pp_thread_init_once(void)
         /* from here on, malloc works: these may allocate */
         pthread_key_create(&exit_key, thread_exit);
         pthread_atfork(fork_prepare, fork_parent, fork_child);
+        if (pp_opt.stats_signal) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = stats_signal;
+            sa.sa_flags = SA_RESTART;
+            sigaction(SIGUSR2, &sa, NULL);
+        }
         pp_verbose("started: %u node(s), pid %d", pp_nr_nodes, (int)init_tid);
         if (pp_opt.print_options)
             pp_options_print(1);

@@ -101,6 +101,7 @@ int pp_os_map_fixed(void *addr, size_t size)
 }
 
 uint64_t pp_os_now_ms(void) { return fake_os.now_ms; }
+size_t pp_os_cgroup_limit(void) { return 0; }
 
 int pp_os_bind(void *addr, size_t size, unsigned node) { record('b', addr, size, (int)node); return 0; }
 unsigned pp_os_numa_nodes(void) { return fake_os.nodes; }
