@@ -177,7 +177,10 @@ static unsigned pick(const struct pp_region *r, unsigned o, bool cold)
 /* Hot before cold (seed 002): a released block refaults and is zeroed by the kernel on next touch,
  * so the pool first looks for a hot block of any order that fits, lowest region first, and takes a
  * cold one only when there is none. */
-uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order)
+uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order) { return pp_buddy_alloc_cold_locked(pool, order, NULL); }
+
+/* The same, telling whether the block was cold (released or never touched). */
+uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool *cold)
 {
     pp_assert_internal(order <= PP_MAX_ORDER);
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -192,6 +195,8 @@ uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order)
                 list_del(pool, r, pi, o);
                 expand(pool, r, pi, order, o);
                 memset(&r->state[pi], PP_PG_CACHED, 1u << order);
+                if (cold)
+                    *cold = r->flags[pi] & PP_PF_COLD;
                 r->flags[pi] = 0;
                 pp_assert_expensive(pp_buddy_is_valid(pool));
                 return pp_page_addr(r, pi);
@@ -311,13 +316,13 @@ static void free_pages_locked(struct pp_pool *pool, struct pp_region *r, unsigne
 
 /* Allocate a run aligned to align_pages (a power of two): take the power-of-two block and give the
  * unused tail back at once, so a 33-page request costs 33 pages, not 64. */
-uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages)
+uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages, bool *cold)
 {
     unsigned order = order_for(npages > align_pages ? npages : align_pages);
     if (order > PP_MAX_ORDER)
         return 0;
     pthread_mutex_lock(&pool->lock);
-    uintptr_t b = pp_buddy_alloc_locked(pool, order);
+    uintptr_t b = pp_buddy_alloc_cold_locked(pool, order, cold);
     if (b && npages < (1u << order)) {
         struct pp_region *r = pp_region_of(b);
         free_pages_locked(pool, r, pp_page_index(b) + (unsigned)npages, (1u << order) - npages);

@@ -40,7 +40,9 @@ static void *small_alloc(unsigned cls)
 }
 
 /* ---- Large runs ---- */
-static void *large_alloc(size_t size, size_t align)
+/* *zero (may be NULL) tells calloc that the run came from a cold block released with
+ * MADV_DONTNEED (or never touched), which reads as zero. */
+static void *large_alloc(size_t size, size_t align, bool *zero)
 {
     struct pp_heap *h = heap_get();
     if (!h)
@@ -49,13 +51,16 @@ static void *large_alloc(size_t size, size_t align)
     if (!pp_reclaim_admit(npages << PP_PAGE_SHIFT))
         return NULL;
     size_t align_pages = align > PP_PAGE_SIZE ? align >> PP_PAGE_SHIFT : 1;
-    uintptr_t b = pp_buddy_alloc_run(h->pool, npages, align_pages);
+    bool cold = false;
+    uintptr_t b = pp_buddy_alloc_run(h->pool, npages, align_pages, &cold);
     if (!b) {
         pp_reclaim_direct();                /* mmap refused: give back what we hold, try once more */
-        b = pp_buddy_alloc_run(h->pool, npages, align_pages);
+        b = pp_buddy_alloc_run(h->pool, npages, align_pages, &cold);
         if (!b)
             return NULL;
     }
+    if (zero)
+        *zero = cold && !pp_opt.purge_free;
     struct pp_region *r = pp_region_of(b);
     unsigned pi = pp_page_index(b);
     r->npages[pi] = (uint16_t)npages;
@@ -137,7 +142,7 @@ void *pp_heap_malloc_generic(size_t size)
     if (size <= PP_SMALL_MAX)
         p = small_alloc(pp_size_class(size));
     else if (size <= PP_LARGE_MAX)
-        p = large_alloc(size, PP_PAGE_SIZE);
+        p = large_alloc(size, PP_PAGE_SIZE, NULL);
     else if (size <= PTRDIFF_MAX)
         p = huge_alloc(size, PP_REGION_SIZE);
     else
@@ -160,7 +165,7 @@ void *pp_heap_malloc_aligned(size_t align, size_t size, bool zero)
         if (cls)
             p = small_alloc(cls);
         else if (size <= PP_LARGE_MAX && align <= PP_LARGE_MAX && size + align > size)
-            p = large_alloc(size ? size : 1, align);
+            p = large_alloc(size ? size : 1, align, NULL);
         else
             p = huge_alloc(size ? size : 1, align);
     }
@@ -272,10 +277,19 @@ void *pp_heap_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    if (total > PP_SMALL_MAX && total <= PP_LARGE_MAX) {
+        bool zero = false;                  /* a cold run needs no memset: the kernel zeroes it */
+        void *p = large_alloc(total, PP_PAGE_SIZE, &zero);
+        if (!p)
+            errno = ENOMEM;
+        else if (!zero)
+            memset(p, 0, total);
+        return p;
+    }
     void *p = pp_malloc_fast(total);
     if (!p)
         return NULL;
-    /* a fresh huge mapping is already zero */
+    /* a huge block whose regions were all cold is already zero */
     if (total > PP_LARGE_MAX) {
         struct pp_region *r = pp_region_of((uintptr_t)p);
         if (r->kind == PP_REGION_HUGE && r->huge_fresh)

@@ -172,13 +172,14 @@ PP_HIDDEN extern unsigned pp_nr_nodes;
 PP_HIDDEN int pp_buddy_init(unsigned nr_nodes);
 PP_HIDDEN struct pp_pool *pp_pool_of(unsigned node);
 PP_HIDDEN uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order);
+PP_HIDDEN uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool *cold);
 PP_HIDDEN uintptr_t pp_buddy_alloc(struct pp_pool *pool, unsigned order);
 #define PP_FREE_TO_TAIL  0x1u     /* put at the tail of its list (used last) */
 #define PP_FREE_COLD     0x2u     /* the block was released with madvise */
 PP_HIDDEN void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order, unsigned fpi, struct pp_capture *capc);
 PP_HIDDEN void pp_buddy_free(struct pp_pool *pool, uintptr_t block, unsigned order);
 PP_HIDDEN uintptr_t pp_buddy_isolate_hot_locked(struct pp_pool *pool, unsigned min_order, unsigned *order_out);
-PP_HIDDEN uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages);
+PP_HIDDEN uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages, bool *cold);
 PP_HIDDEN void pp_buddy_free_run_locked(struct pp_pool *pool, uintptr_t start, size_t npages);
 PP_HIDDEN void pp_buddy_free_run(struct pp_pool *pool, uintptr_t start, size_t npages);
 PP_HIDDEN bool pp_buddy_is_valid(struct pp_pool *pool);

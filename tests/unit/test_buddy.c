@@ -68,7 +68,7 @@ TEST_END
 
 TEST_BEGIN(test_run_trims_tail)
 {
-    uintptr_t run = pp_buddy_alloc_run(pool, 33, 1);
+    uintptr_t run = pp_buddy_alloc_run(pool, 33, 1, NULL);
     expect_true(run != 0, "run of 33 pages");
     expect_zu_eq(pool->nr_free, PP_REGION_PAGES - 33, "only 33 pages leave the pool, not 64 (M19)");
     expect_true(valid(), "invariants after trimming");
@@ -80,7 +80,7 @@ TEST_END
 TEST_BEGIN(test_aligned_run)
 {
     uintptr_t a = pp_buddy_alloc(pool, 0);
-    uintptr_t run = pp_buddy_alloc_run(pool, 3, 64);
+    uintptr_t run = pp_buddy_alloc_run(pool, 3, 64, NULL);
     expect_zu_eq(run % (64 * PP_PAGE_SIZE), 0, "run aligned to 64 pages");
     expect_true(valid(), "invariants");
     pp_buddy_free_run(pool, run, 3);

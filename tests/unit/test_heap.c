@@ -141,9 +141,32 @@ TEST_BEGIN(test_reclaim_releases)
 }
 TEST_END
 
+TEST_BEGIN(test_calloc_after_release_is_zero)
+{
+    unsigned char *p = pp_malloc(100000);
+    memset(p, 0xff, 100000);
+    pp_free(p);
+    pp_reclaim();                           /* released: the run comes back cold */
+    unsigned char *q = pp_calloc(1, 100000);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < 100000; i++)
+        nonzero += q[i] != 0;
+    expect_zu_eq(nonzero, 0, "calloc of a released (cold) run reads as zero");
+    memset(q, 0xee, 100000);
+    pp_free(q);
+    q = pp_calloc(1, 100000);               /* a hot run: memset needed */
+    nonzero = 0;
+    for (size_t i = 0; i < 100000; i++)
+        nonzero += q[i] != 0;
+    expect_zu_eq(nonzero, 0, "calloc of a hot run reads as zero");
+    pp_free(q);
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused,
-                     test_thread_exit_abandon_and_adopt, test_reclaim_releases);
+                     test_thread_exit_abandon_and_adopt, test_reclaim_releases,
+                     test_calloc_after_release_is_zero);
 }
