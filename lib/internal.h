@@ -193,6 +193,7 @@ PP_HIDDEN void pp_pcp_init(struct pp_pcp *pcp);
 PP_HIDDEN uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order);
 PP_HIDDEN void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsigned order);
 PP_HIDDEN size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool);
+PP_HIDDEN size_t pp_pcp_drain_idle(struct pp_pcp *pcp, struct pp_pool *pool);
 
 /* ---- "sizeclass.c" ---- */
 PP_HIDDEN extern const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1];
@@ -222,6 +223,7 @@ PP_HIDDEN extern __thread struct pp_heap *pp_tls_heap;
 PP_HIDDEN struct pp_heap *pp_thread_heap_init(void);
 PP_HIDDEN void pp_thread_init_once(void);
 PP_HIDDEN size_t pp_thread_drain_all(void);
+PP_HIDDEN size_t pp_thread_drain_idle(void);
 PP_HIDDEN void pp_thread_retire_parked(void);
 PP_HIDDEN size_t pp_thread_cached_pages(uint64_t *slow_calls);
 

@@ -71,6 +71,7 @@ uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order)
     if (order >= PP_PCP_ORDERS)
         return pp_buddy_alloc(pool, order);
     pthread_mutex_lock(&pcp->lock);
+    pcp->ops++;
     uintptr_t b = pop(pcp, order);
     if (!b) {
         /* refill: one pool-lock hold for a batch of blocks of this order */
@@ -99,10 +100,23 @@ void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsi
     struct pp_region *r = pp_region_of(block);
     memset(&r->state[pp_page_index(block)], PP_PG_CACHED, 1u << order);
     pthread_mutex_lock(&pcp->lock);
+    pcp->ops++;
     push(pcp, block, order);
     if (pcp->pages > pcp->high)
         drain_locked(pcp, pool, pcp->pages - pcp->high + pcp->batch);
     pthread_mutex_unlock(&pcp->lock);
+}
+
+/* Drain the cache if it was not used since the last call (the decay of idle caches, M7). */
+size_t pp_pcp_drain_idle(struct pp_pcp *pcp, struct pp_pool *pool)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&pcp->lock);
+    if (pcp->ops == pcp->ops_seen && pcp->pages)
+        n = drain_locked(pcp, pool, pcp->pages);
+    pcp->ops_seen = pcp->ops;
+    pthread_mutex_unlock(&pcp->lock);
+    return n;
 }
 
 /* Drain everything (reclaim, thread exit, malloc_trim). Any thread may call it for any cache. */

@@ -1,7 +1,8 @@
 /*
  * reclaim.c — policy: when and what to give back to the OS (the buddy and the bank decide how).
  *
- * Three sources of releasable memory, each with its own rule:
+ * Four sources of releasable memory, each with its own rule:
+ *   - per-thread page caches not used for a whole decay period are drained into the pools (M7);
  *   - whole free regions in the bank: released after PAGEPOOL_DECAY_MS idle (region.c's decay);
  *   - hot free blocks inside regions that are still in use (seed 002): when a pool has held more
  *     than PAGEPOOL_HIGH bytes of hot free pages for a whole decay period, the excess is released,
@@ -25,6 +26,7 @@ static _Atomic int bg_state;                /* 0 not started, 1 running, 2 off *
 static _Atomic uint64_t last_tick_ms;
 static uint64_t excess_since[PP_MAX_NODES]; /* when the pool first held more than `high` hot pages */
 static bool in_excess[PP_MAX_NODES];
+static uint64_t last_cache_decay_ms;
 
 /* Release hot free blocks of a pool until at most keep_pages hot free pages remain. The pool lock is
  * dropped around each madvise, so allocation is never held up by a syscall. */
@@ -63,6 +65,10 @@ void pp_reclaim_tick(void)
         return;
     uint64_t now = pp_os_now_ms();
     atomic_store_explicit(&last_tick_ms, now, memory_order_relaxed);
+    if (now - last_cache_decay_ms >= (uint64_t)pp_opt.decay_ms) {
+        pp_thread_drain_idle();             /* caches idle for a whole period go back to the pools */
+        last_cache_decay_ms = now;
+    }
     pp_region_bank_decay();
     size_t high = (size_t)pp_opt.high >> PP_PAGE_SHIFT;
     for (unsigned n = 0; n < pp_nr_nodes; n++) {

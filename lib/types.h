@@ -140,6 +140,8 @@ struct pp_pcp {
     uint32_t pages;                       /* pages held, all orders. Synchronization: lock (read racy in stats) */
     uint32_t high;                        /* drain down to this / 2 once above it */
     uint32_t batch;                       /* pages moved per refill or drain */
+    uint32_t ops;                         /* allocations and frees through the cache. lock */
+    uint32_t ops_seen;                    /* ops at the last decay pass (reclaim.c) */
 };
 
 /* A thread heap. Type-stable: never unmapped, recycled for new threads after an RCU grace period. */
