@@ -238,30 +238,22 @@ void pp_thread_retire_parked(void)
 }
 
 /* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure). */
-/* Drain the page caches that were not used since the previous call (the background decay). */
-size_t pp_thread_drain_idle(void)
+/* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure), or
+ * only those not used since the previous idle pass (the background decay). */
+static size_t drain(bool idle_only)
 {
     size_t pages = 0;
     struct pp_heap *h;
     rcu_read_lock();
     cds_list_for_each_entry_rcu(h, &registry, registry)
         if (atomic_load(&h->state) != PP_HEAP_DEAD)
-            pages += pp_pcp_drain_idle(&h->pcp, h->pool);
+            pages += idle_only ? pp_pcp_drain_idle(&h->pcp, h->pool) : pp_pcp_drain(&h->pcp, h->pool);
     rcu_read_unlock();
     return pages;
 }
 
-size_t pp_thread_drain_all(void)
-{
-    size_t pages = 0;
-    struct pp_heap *h;
-    rcu_read_lock();
-    cds_list_for_each_entry_rcu(h, &registry, registry)
-        if (atomic_load(&h->state) != PP_HEAP_DEAD)
-            pages += pp_pcp_drain(&h->pcp, h->pool);
-    rcu_read_unlock();
-    return pages;
-}
+size_t pp_thread_drain_all(void) { return drain(false); }
+size_t pp_thread_drain_idle(void) { return drain(true); }
 
 /* Pages in every thread's page cache; also sums the heaps' slow-path counters. */
 size_t pp_thread_cached_pages(uint64_t *slow_calls)
