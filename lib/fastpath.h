@@ -30,7 +30,7 @@ PP_INLINE void *pp_malloc_fast(size_t size)
         if (PP_LIKELY(b != NULL)) {
             s->free = b[0];
             b[1] = NULL;              /* clears the double-free key */
-            s->used++;
+            s->left++;
             return b;
         }
         return pp_slab_malloc_slow(h, cls);
@@ -62,7 +62,7 @@ PP_INLINE void pp_free_fast(void *p, const char *call)
                 b[0] = s->free;
                 b[1] = (void *)pp_free_key;
                 s->free = b;
-                if (PP_UNLIKELY(--s->used == s->notify_at))
+                if (PP_UNLIKELY(--s->left == 0))
                     pp_slab_local_slow(s);
                 return;
             }

@@ -33,7 +33,7 @@ static void *small_alloc(unsigned cls)
     if (PP_LIKELY(b != NULL)) {
         s->free = b[0];
         b[1] = NULL;
-        s->used++;
+        s->left++;
         return b;
     }
     return pp_slab_malloc_slow(h, cls);

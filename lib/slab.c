@@ -85,6 +85,15 @@ static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
 
 static void set_list(struct pp_slab *s, uint8_t list) { s->list = list; }
 
+/* used and left are kept as left = used - notify_at (modulo 2^32), so free() tests one counter. */
+static inline uint32_t used_of(const struct pp_slab *s) { return s->left + s->notify_at; }
+static inline void set_notify(struct pp_slab *s, uint32_t at)
+{
+    uint32_t used = used_of(s);
+    s->notify_at = at;
+    s->left = used - at;
+}
+
 /* Keep a couple of slabs per class even when empty: a program that frees and allocates around a
  * slab boundary must not hand the block back and forth to the page cache. */
 static bool keep_empty(struct pp_heap *h, unsigned cls) { return h->partial[cls].count < 2; }
@@ -95,7 +104,7 @@ static inline void *pop(struct pp_slab *s)
     void **b = s->free;
     s->free = b[0];
     b[1] = NULL;                 /* not free any more: clears the double-free key */
-    s->used++;
+    s->left++;
     return b;
 }
 
@@ -109,7 +118,7 @@ static bool collect(struct pp_slab *s)
         return false;
     uint32_t n = atomic_exchange_explicit(&s->thread_freed, 0, memory_order_acquire);
     void **list = atomic_exchange_explicit(&s->thread_free, NULL, memory_order_acquire);
-    s->used -= n;
+    s->left -= n;
     if (!list)
         return false;
     if (s->free) {                          /* rare: the walk is needed only to append */
@@ -160,7 +169,7 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     }
     uint32_t size = pp_class_size[cls];
     s->free = NULL;
-    s->used = 0;
+    s->left = 0;
     s->size = size;
     s->capacity = (uint32_t)((PP_PAGE_SIZE << order) / size);
     s->magic = (((uint64_t)1 << 40) + size - 1) / size;
@@ -170,7 +179,7 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     s->end = block + (uintptr_t)s->capacity * size;
     atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
     atomic_store_explicit(&s->thread_freed, 0, memory_order_relaxed);
-    s->notify_at = 0;
+    s->notify_at = 0;                       /* left = used = 0 */
     atomic_store_explicit(&s->heap, h, memory_order_relaxed);
     struct pp_region *r = pp_region_of(block);
     unsigned pi = pp_page_index(block);
@@ -183,7 +192,7 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
 /* Give an empty slab's block back (to the caller's page cache when there is one). */
 static void slab_release(struct pp_heap *h, struct pp_slab *s)
 {
-    pp_assert_internal(s->used == 0 && !atomic_load(&s->thread_free));
+    pp_assert_internal(used_of(s) == 0 && !atomic_load(&s->thread_free));
     struct pp_region *r = pp_region_of(s->start);
     pp_slabmap_set(s->start, (size_t)1 << s->order, NULL);
     pp_inuse_sub((size_t)1 << s->order);
@@ -197,14 +206,14 @@ static void slab_release(struct pp_heap *h, struct pp_slab *s)
 
 static void make_current(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
-    s->notify_at = 0;
+    set_notify(s, 0);
     set_list(s, PP_SLAB_CURRENT);
     h->bins[cls] = s;
 }
 
 static void to_partial(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
-    s->notify_at = 0;
+    set_notify(s, 0);
     set_list(s, PP_SLAB_PARTIAL);
     list_push(&h->partial[cls], s);
 }
@@ -212,8 +221,8 @@ static void to_partial(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 /* All objects are handed out (used == capacity): the first local free must tell us (notify_at). */
 static void to_full(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
-    pp_assert_internal(s->used == s->capacity);
-    s->notify_at = s->capacity - 1;
+    pp_assert_internal(used_of(s) == s->capacity);
+    set_notify(s, s->capacity - 1);
     set_list(s, PP_SLAB_FULL);
     list_push(&h->full[cls], s);
 }
@@ -228,7 +237,7 @@ static void scan_full(struct pp_heap *h, unsigned cls)
             continue;
         list_remove(&h->full[cls], s);
         collect(s);
-        if (s->used == 0)
+        if (used_of(s) == 0)
             slab_release(h, s);
         else
             to_partial(h, cls, s);
@@ -250,10 +259,10 @@ static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
         pthread_mutex_unlock(&a->lock);
         if (!s)
             return NULL;
-        s->notify_at = 0;
+        set_notify(s, 0);
         atomic_store(&s->heap, h);
         collect(s);
-        if (s->used == 0) {
+        if (used_of(s) == 0) {
             slab_release(h, s);
             continue;
         }
@@ -312,7 +321,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
     return pop(s);
 }
 
-/* After a local free brought used down to notify_at: a full slab got a free object, or a slab
+/* After a local free brought `left` to 0 (used down to notify_at): a full slab got a free object, or a slab
  * became empty. The current slab stays even when empty: the next malloc would want it back. */
 void pp_slab_local_slow(struct pp_slab *s)
 {
@@ -321,11 +330,11 @@ void pp_slab_local_slow(struct pp_slab *s)
     uint8_t list = s->list;
     if (list == PP_SLAB_FULL) {
         list_remove(&h->full[cls], s);
-        if (s->used == 0 && !keep_empty(h, cls))
+        if (used_of(s) == 0 && !keep_empty(h, cls))
             slab_release(h, s);
         else
             to_partial(h, cls, s);
-    } else if (s->used == 0 && list == PP_SLAB_PARTIAL && !keep_empty(h, cls)) {
+    } else if (used_of(s) == 0 && list == PP_SLAB_PARTIAL && !keep_empty(h, cls)) {
         list_remove(&h->partial[cls], s);
         slab_release(h, s);
         pp_reclaim_kick();                  /* no lock held here: may start the background thread */
@@ -384,7 +393,7 @@ void pp_slab_free_remote(struct pp_slab *s, void *p)
 static void abandon_one(struct pp_heap *h, struct pp_slab *s)
 {
     collect(s);
-    if (s->used == 0) {
+    if (used_of(s) == 0) {
         slab_release(h, s);
         return;
     }
@@ -426,7 +435,7 @@ size_t pp_slab_reclaim(struct pp_heap *h)
         struct pp_slab *s = h->bins[cls];
         if (s != &pp_slab_empty) {
             collect(s);
-            if (s->used == 0) {
+            if (used_of(s) == 0) {
                 h->bins[cls] = &pp_slab_empty;
                 pages += 1u << s->order;
                 slab_release(h, s);
@@ -441,7 +450,7 @@ size_t pp_slab_reclaim(struct pp_heap *h)
         for (s = h->partial[cls].first; s; s = next) {
             next = s->next;
             collect(s);
-            if (s->used == 0) {
+            if (used_of(s) == 0) {
                 list_remove(&h->partial[cls], s);
                 pages += 1u << s->order;
                 slab_release(h, s);
@@ -464,7 +473,7 @@ size_t pp_slab_reclaim_abandoned(void)
         for (s = a->list.first; s; s = next) {
             next = s->next;
             collect(s);                     /* safe: nobody owns it, and we hold the list lock */
-            if (s->used == 0) {
+            if (used_of(s) == 0) {
                 list_remove(&a->list, s);
                 abandoned_count--;
                 pages += 1u << s->order;

@@ -108,9 +108,10 @@ struct pp_slab {
     /* first cache line: what malloc/free touch on the fast path (owner side) */
     void *free;                           /* owner's free list. Synchronization: owner */
     _Atomic(struct pp_heap *) heap;       /* owner heap; NULL while abandoned. Written by the owner */
-    uint32_t used;                        /* objects not on `free` (includes thread_free). owner */
-    uint32_t notify_at;                   /* free() takes the slow path when used drops to this:
-                                           * 0 (empty) normally, capacity - 1 while on the full list */
+    uint32_t left;                        /* used - notify_at: free() takes the slow path when it hits 0.
+                                           * used = objects not on `free` (thread_free included). owner */
+    uint32_t notify_at;                   /* 0 (tell me when empty), or capacity - 1 on the full list
+                                           * (tell me at the first free). owner */
     uint64_t magic;                       /* ceil(2^40 / size): divisibility test without a division */
     uintptr_t start;                      /* first object (= block address) */
     uintptr_t bump;                       /* next never-used object; carved lazily */
