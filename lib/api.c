@@ -80,8 +80,17 @@ PP_API size_t pp_reclaim(void)
     return pp_reclaim_direct();
 }
 
+/* Some programs call malloc_trim thousands of times a second (stress-ng does, once per few frees).
+ * Walking every thread's caches and slabs each time would cost more than it returns, so within
+ * 10 ms of a full pass only the pools' and the bank's free memory is released. */
 PP_API int pp_malloc_trim(size_t pad)
 {
     (void)pad;
-    return pp_reclaim() > 0;
+    static _Atomic uint64_t last_full_ms;
+    pp_thread_init_once();
+    uint64_t now = pp_os_now_ms(), last = atomic_load_explicit(&last_full_ms, memory_order_relaxed);
+    if (now - last < 10)
+        return pp_reclaim_free_memory() > 0;
+    atomic_store_explicit(&last_full_ms, now, memory_order_relaxed);
+    return pp_reclaim_direct() > 0;
 }

@@ -212,6 +212,15 @@ size_t pp_reclaim_direct(void)
     return atomic_load(&pp_counters.released) - before;
 }
 
+/* Only what is already free in the pools and the bank (a cheap malloc_trim). */
+size_t pp_reclaim_free_memory(void)
+{
+    size_t before = atomic_load(&pp_counters.released);
+    pp_reclaim_all_pools();
+    pp_region_bank_purge(0);
+    return atomic_load(&pp_counters.released) - before;
+}
+
 /* May the pool grow by `bytes`? Under the limit, yes. Over it, reclaim first; then a soft limit
  * grows anyway (and does not reclaim again until it has grown by another 1/16 of the limit), a
  * hard limit says no (the caller returns NULL with ENOMEM). */
