@@ -131,13 +131,16 @@ static bool collect(struct pp_slab *s)
     return true;
 }
 
-/* Carve up to 64 never-used objects into the free list, in address order. */
+/* Carve never-used objects into the free list, in address order: about a page's worth (at least
+ * 4, at most 64), so a class used a little touches little memory. */
 static bool carve(struct pp_slab *s)
 {
     if (s->bump >= s->end)
         return false;
-    uintptr_t n = (s->end - s->bump) / s->size;
-    if (n > 64) n = 64;
+    uintptr_t n = (s->end - s->bump) / s->size, want = PP_PAGE_SIZE / s->size;
+    if (want < 4) want = 4;
+    if (want > 64) want = 64;
+    if (n > want) n = want;
     uintptr_t first = s->bump;
     for (uintptr_t i = 0; i + 1 < n; i++)
         *(void **)(first + i * s->size) = (void *)(first + (i + 1) * s->size);
