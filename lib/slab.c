@@ -15,12 +15,6 @@
  * whether the slab is on the full list (reading that would pull the owner's cache line), and the
  * owner needs no fence when it moves a slab there.
  *
- * Foreign objects: a thread that frees another thread's object first keeps it (up to about 64 KiB
- * per class) in its own per-class foreign list, a pseudo-slab that its bin points at when its own
- * slab runs dry; so an object freed here is handed out here next, and in a producer/consumer ring it
- * moves from cache to cache once per hop instead of going back to its owner every time. It still
- * counts in its slab's `used` until the owner gets it back (flushed on retire, reclaim, overflow).
- *
  * A free object holds the free-list link in word 0 and pp_free_key in word 1; malloc clears word 1.
  * free() of an object whose word 1 is the key is a double free (the key is random per process).
  * Layer: called by heap.c and the inline fast path; calls pcp.c and buddy.c.
@@ -90,11 +84,6 @@ static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
 }
 
 static void set_list(struct pp_slab *s, uint8_t list) { s->list = list; }
-
-static bool is_foreign(const struct pp_heap *h, const struct pp_slab *s)
-{
-    return s >= h->foreign && s < h->foreign + PP_NCLASSES;
-}
 
 /* used and left are kept as left = used - notify_at (modulo 2^32), so free() tests one counter. */
 static inline uint32_t used_of(const struct pp_slab *s) { return s->left + s->notify_at; }
@@ -301,18 +290,11 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
     h->slow_calls++;
     pp_slab_flush_remote(h);
     struct pp_slab *s = h->bins[cls];
-    if (is_foreign(h, s))                   /* the foreign list ran dry */
-        s = h->bins[cls] = &pp_slab_empty;
     if (s != &pp_slab_empty) {
         if (refill(s))
             return pop(s);
         h->bins[cls] = &pp_slab_empty;
         to_full(h, cls, s);
-    }
-    struct pp_slab *f = &h->foreign[cls];
-    if (f->free) {                          /* other threads' objects freed here: hot in this cache */
-        h->bins[cls] = f;
-        return pop(f);
     }
     for (int pass = 0; pass < 2; pass++) {
         while ((s = h->partial[cls].first)) {
@@ -376,24 +358,6 @@ static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
         atomic_fetch_add_explicit(&h->remote_hint[s->cls], 1, memory_order_release);
 }
 
-/* Give every foreign object back to its owner slab (retire, reclaim). */
-static void flush_foreign(struct pp_heap *h)
-{
-    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
-        struct pp_slab *f = &h->foreign[cls];
-        if (h->bins[cls] == f)
-            h->bins[cls] = &pp_slab_empty;
-        void **b = f->free;
-        f->free = NULL;
-        f->left = 0;
-        while (b) {
-            void **next = b[0];
-            push_remote(pp_slab_of((uintptr_t)b), b, b, 1);
-            b = next;
-        }
-    }
-}
-
 /* Push the gathered remote frees (slow paths, thread exit, a full buffer, another slab). */
 void pp_slab_flush_remote(struct pp_heap *h)
 {
@@ -414,13 +378,6 @@ void pp_slab_free_remote(struct pp_slab *s, void *p)
     struct pp_heap *h = pp_tls_heap;
     if (PP_UNLIKELY(h == &pp_heap_empty)) {
         push_remote(s, p, p, 1);
-        return;
-    }
-    struct pp_slab *f = &h->foreign[s->cls];
-    if (0u - f->left < f->capacity) {       /* keep it: this thread hands it out next */
-        b[0] = f->free;
-        f->free = p;
-        f->left--;
         return;
     }
     if (h->rbuf_slab != s || h->rbuf_n >= 64) {
@@ -455,7 +412,6 @@ static void abandon_one(struct pp_heap *h, struct pp_slab *s)
 void pp_slab_abandon_all(struct pp_heap *h)
 {
     pp_slab_flush_remote(h);
-    flush_foreign(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
         h->bins[cls] = &pp_slab_empty;
@@ -478,7 +434,6 @@ size_t pp_slab_reclaim(struct pp_heap *h)
     if (h == &pp_heap_empty)
         return 0;
     pp_slab_flush_remote(h);
-    flush_foreign(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
         if (s != &pp_slab_empty) {

@@ -130,8 +130,6 @@ struct pp_heap *pp_thread_heap_init(void)
     for (unsigned c = 0; c < PP_NCLASSES; c++) {
         h->bins[c] = &pp_slab_empty;
         h->remote_seen[c] = atomic_load(&h->remote_hint[c]);
-        uint32_t cap = c ? (64u << 10) / pp_class_size[c] : 0;
-        h->foreign[c].capacity = cap < 16 ? 16 : cap > 1024 ? 1024 : cap;
     }
     h->tid = pp_os_gettid();
     h->node = node;

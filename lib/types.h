@@ -164,10 +164,6 @@ struct pp_heap {
     struct pp_slab *rbuf_slab;
     void *rbuf_head, *rbuf_tail;
     uint32_t rbuf_n;
-    /* per class, objects of other threads' slabs freed by this thread, handed out again by it first
-     * (slab.c): a pseudo-slab that bins[cls] can point at, so the fast path pops them as it pops
-     * its own. free = the list, left = 0 - count, capacity = the cap. owner */
-    struct pp_slab foreign[PP_NCLASSES];
 };
 
 enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_PARKED, PP_HEAP_DEAD };
