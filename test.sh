@@ -42,10 +42,10 @@ fi
 if [[ " ${suites[*]} " == *" asan "* ]]; then
     step "build (ASan + UBSan)"
     if build build-asan -Dtests=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false; then
-        step "tests: unit under ASan + UBSan"
+        step "tests: unit and core under ASan + UBSan"
         rm -f build-asan/meson-logs/testlog.json
         ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            meson test -C build-asan --suite unit --print-errorlogs --num-processes "$jobs" || true
+            meson test -C build-asan --suite unit --suite core --print-errorlogs --num-processes "$jobs" || true
         logs+=(build-asan/meson-logs/testlog.json)
     else
         failed_builds=$((failed_builds + 1))

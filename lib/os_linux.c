@@ -183,8 +183,13 @@ pid_t pp_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 uint64_t pp_os_random(void)
 {
-    const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
-    uint64_t x = r ? r[0] ^ r[1] : 0x9e3779b97f4a7c15ull;
+    const void *r = (const void *)getauxval(AT_RANDOM);    /* 16 bytes, not necessarily aligned */
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    if (r) {
+        uint64_t w[2];
+        memcpy(w, r, sizeof(w));
+        x = w[0] ^ w[1];
+    }
     return x ^ (uint64_t)(uintptr_t)&numa_nodes_cached;   /* and the load address (ASLR) */
 }
 
