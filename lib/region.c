@@ -182,7 +182,7 @@ static void purge_locked(struct pp_bank *b, struct pp_region *r)
 
 /* Release hot regions idle for longer than the decay, keeping the lowest PAGEPOOL_RETAIN bytes.
  * Runs at most every decay/4 ms, from whoever gives or takes a region (and from reclaim). */
-static void bank_decay_locked(struct pp_bank *b, uint64_t now, bool force)
+static void bank_decay_locked(struct pp_bank *b, uint64_t now, bool force, size_t retain)
 {
     if (pp_opt.decay_ms < 0 && !force)
         return;                              /* decay off: never release */
@@ -196,7 +196,7 @@ static void bank_decay_locked(struct pp_bank *b, uint64_t now, bool force)
             uint32_t idx = w * 64 + (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             struct pp_region *r = b->regions[idx];
-            if (kept + PP_REGION_SIZE <= (size_t)pp_opt.retain)
+            if (kept + PP_REGION_SIZE <= retain)
                 kept += PP_REGION_SIZE;
             else if (force || now - r->freed_ms >= (uint64_t)pp_opt.decay_ms)
                 purge_locked(b, r);
@@ -220,7 +220,7 @@ struct pp_region *pp_region_take(unsigned node, bool *cold)
     if (i >= 0)
         bank_remove_locked(b, (uint32_t)i, cold);
     struct pp_region *r = i >= 0 ? b->regions[i] : NULL;
-    bank_decay_locked(b, pp_os_now_ms(), false);
+    bank_decay_locked(b, pp_os_now_ms(), false, (size_t)pp_opt.retain);
     pthread_mutex_unlock(&b->lock);
     return r;
 }
@@ -247,22 +247,19 @@ void pp_region_give(struct pp_region *r, bool cold)
     } else {
         give_locked(b, r, now);
     }
-    bank_decay_locked(b, now, false);
+    bank_decay_locked(b, now, false, (size_t)pp_opt.retain);
     pthread_mutex_unlock(&b->lock);
 }
 
 /* Release every banked resident region beyond keep_bytes (malloc_trim, reclaim), whatever its age. */
 void pp_region_bank_purge(size_t keep_bytes)
 {
-    long saved = pp_opt.retain;
     for (unsigned node = 0; node < PP_MAX_NODES; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (!b)
             continue;
         pthread_mutex_lock(&b->lock);
-        pp_opt.retain = (long)keep_bytes;    /* under the bank lock: decay reads it only there */
-        bank_decay_locked(b, pp_os_now_ms(), true);
-        pp_opt.retain = saved;
+        bank_decay_locked(b, pp_os_now_ms(), true, keep_bytes);
         pthread_mutex_unlock(&b->lock);
     }
 }
@@ -275,7 +272,7 @@ void pp_region_bank_decay(void)
         if (!b)
             continue;
         pthread_mutex_lock(&b->lock);
-        bank_decay_locked(b, pp_os_now_ms(), false);
+        bank_decay_locked(b, pp_os_now_ms(), false, (size_t)pp_opt.retain);
         pthread_mutex_unlock(&b->lock);
     }
 }
@@ -391,7 +388,7 @@ static void huge_give(struct pp_region *head, uint32_t from, uint32_t to)
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = from; i < to; i++)
         give_locked(b, b->regions[head->idx + i], now);
-    bank_decay_locked(b, now, false);
+    bank_decay_locked(b, now, false, (size_t)pp_opt.retain);
     pthread_mutex_unlock(&b->lock);
 }
 
