@@ -74,6 +74,10 @@ struct pp_stats {
     size_t limit;           /* PAGEPOOL_LIMIT or the cgroup's soft limit; 0: none */
     uint64_t limit_hard;    /* 1 if the limit is hard (allocations fail with ENOMEM) */
     uint64_t direct_reclaims; /* allocations that reclaimed before growing past the limit */
+    uint64_t wmark_wakeups; /* background passes started by the low watermark */
+    size_t released_decay;  /* bytes released by the decay (idle memory) */
+    size_t released_wmark;  /* bytes released to restore the headroom under the limit */
+    size_t released_direct; /* bytes released by direct reclaim, malloc_trim and pp_reclaim */
 };
 PP_API void pp_stats_get(struct pp_stats *out);
 /* Print the statistics, human readable, to fd (no malloc). */

@@ -83,7 +83,7 @@ PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *wha
 
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
-    X(slow_calls_exited) X(direct_reclaims) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
+    X(slow_calls_exited) X(direct_reclaims) X(wmark_wakeups) X(released_wmark) X(released_direct) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
     X(in_use_pages) X(huge_bytes) X(threads) X(threads_live)
 struct pp_counters {
 #define PP_COUNTER_FIELD(n) _Atomic size_t n;

@@ -8,7 +8,9 @@
  *     than PAGEPOOL_HIGH bytes of hot free pages for a whole decay period, the excess is released,
  *     largest blocks of the sparsest regions first, and the blocks go back cold (they are used only
  *     when no hot block fits, and they merge into cold blocks);
- *   - everything, at once, on pp_reclaim()/malloc_trim().
+ *   - everything, at once, on pp_reclaim()/malloc_trim(), and when an allocation would leave less
+ *     headroom under the memory limit than the min watermark (direct reclaim);
+ *   - below the low watermark, the background thread releases until the high watermark (kswapd).
  * Decay must happen in an idle process too, so a background thread (the kswapd analogue) runs the
  * tick every decay/2 ms. It is started lazily by the first free that gives pages back to a pool,
  * is re-created after fork when needed, and is turned off with PAGEPOOL_BACKGROUND=0 (then the tick
@@ -59,8 +61,11 @@ size_t pp_reclaim_pool_hot(struct pp_pool *pool, size_t keep_pages)
 }
 
 /* One pass of the policy: bank decay, and pools above `high` for a whole decay period. */
+static void watermark_reclaim(void);
+
 void pp_reclaim_tick(void)
 {
+    watermark_reclaim();
     if (pp_opt.decay_ms < 0)
         return;
     uint64_t now = pp_os_now_ms();
@@ -89,16 +94,41 @@ void pp_reclaim_tick(void)
     }
 }
 
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;  /* CLOCK_REALTIME deadlines */
+static bool bg_woken;                       /* bg_lock */
+
 static void *background_main(void *arg)
 {
     (void)arg;
+    pthread_mutex_lock(&bg_lock);
     for (;;) {
         long ms = pp_opt.decay_ms / 2 > 10 ? pp_opt.decay_ms / 2 : 10;
-        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += ms / 1000;
+        deadline.tv_nsec += (ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        while (!bg_woken && pthread_cond_timedwait(&bg_cond, &bg_lock, &deadline) == 0)
+            ;
+        bg_woken = false;
+        pthread_mutex_unlock(&bg_lock);
         pp_reclaim_tick();
+        pthread_mutex_lock(&bg_lock);
     }
     return NULL;
+}
+
+/* Wake the background thread now (the headroom fell below the low watermark). */
+static void background_wake(void)
+{
+    pthread_mutex_lock(&bg_lock);
+    bg_woken = true;
+    pthread_cond_signal(&bg_cond);
+    pthread_mutex_unlock(&bg_lock);
 }
 
 /* Is there more free resident memory than the policy keeps anyway? (Small programs never get a
@@ -116,13 +146,20 @@ static bool worth_decaying(void)
     return false;
 }
 
+static void start_background(bool force);
+
 /* Called by the heap when pages went back to a pool: make sure decay will run. */
 void pp_reclaim_kick(void)
+{
+    start_background(false);
+}
+
+static void start_background(bool force)
 {
     int state = atomic_load_explicit(&bg_state, memory_order_relaxed);
     if (PP_LIKELY(state == 1))
         return;
-    if (!worth_decaying())
+    if (!force && !worth_decaying())
         return;
     if (state == 2 || !pp_opt.background || pp_opt.decay_ms < 0) {
         /* no background thread: run the tick from here, at most every decay/2 */
@@ -157,14 +194,30 @@ void pp_reclaim_kick(void)
 /* The child of a fork has no background thread: the next kick starts one. */
 void pp_reclaim_fork_child(void)
 {
+    pthread_mutex_init(&bg_lock, NULL);
+    pthread_cond_init(&bg_cond, NULL);
+    bg_woken = false;
     if (atomic_load(&bg_state) == 1)
         atomic_store(&bg_state, 0);
 }
 
-/* ---- Direct reclaim and the memory limit ---- */
+/* ---- Direct reclaim, watermarks and the memory limit ---- */
 static size_t limit_bytes;                  /* 0: no limit */
 static bool limit_hard;
 static _Atomic size_t backoff_until;        /* soft limit: no new direct reclaim below this footprint */
+/* Watermarks on the headroom (limit - footprint), as the kernel's on free memory (M11):
+ *   below wm_low the background thread is woken, and works until the headroom is above wm_high;
+ *   below wm_min the allocating thread reclaims itself (direct reclaim).
+ * wm_min = limit / 64; low - min = high - low = max(min / 4, limit * 10 / 10000). */
+static size_t wm_min, wm_low, wm_high;
+
+static void set_watermarks(void)
+{
+    wm_min = limit_bytes / 64;
+    size_t step = wm_min / 4 > limit_bytes / 1000 ? wm_min / 4 : limit_bytes / 1000;
+    wm_low = wm_min + step;
+    wm_high = wm_low + step;
+}
 
 void pp_reclaim_init(void)
 {
@@ -177,6 +230,31 @@ void pp_reclaim_init(void)
         if (limit_bytes)
             pp_verbose("soft limit %zu MiB from the cgroup", limit_bytes >> 20);
     }
+    set_watermarks();
+}
+
+static size_t headroom(void)
+{
+    size_t fp = pp_reclaim_footprint();
+    return fp < limit_bytes ? limit_bytes - fp : 0;
+}
+
+/* The background thread's work when woken by the low watermark: release, cheapest first, until
+ * the headroom is back above the high watermark (kswapd). */
+static void watermark_reclaim(void)
+{
+    if (!limit_bytes || headroom() >= wm_low)
+        return;
+    pp_stat_add(wmark_wakeups, 1);
+    size_t before = atomic_load(&pp_counters.released);
+    pp_region_bank_purge(0);
+    if (headroom() < wm_high)
+        pp_reclaim_all_pools();
+    if (headroom() < wm_high) {
+        pp_thread_drain_all();
+        pp_reclaim_all_pools();
+    }
+    pp_stat_add(released_wmark, atomic_load(&pp_counters.released) - before);
 }
 
 size_t pp_reclaim_limit(bool *hard)
@@ -209,7 +287,9 @@ size_t pp_reclaim_direct(void)
     pp_thread_drain_all();
     pp_reclaim_all_pools();
     pp_region_bank_purge(0);
-    return atomic_load(&pp_counters.released) - before;
+    size_t released = atomic_load(&pp_counters.released) - before;
+    pp_stat_add(released_direct, released);
+    return released;
 }
 
 /* Only what is already free in the pools and the bank (a cheap malloc_trim). */
@@ -221,21 +301,33 @@ size_t pp_reclaim_free_memory(void)
     return atomic_load(&pp_counters.released) - before;
 }
 
-/* May the pool grow by `bytes`? Under the limit, yes. Over it, reclaim first; then a soft limit
- * grows anyway (and does not reclaim again until it has grown by another 1/16 of the limit), a
- * hard limit says no (the caller returns NULL with ENOMEM). */
+/* May the pool grow by `bytes`? With headroom above the low watermark, yes. Between low and min,
+ * yes, and the background thread is woken to make room. Below min, the caller reclaims first
+ * (direct reclaim); then, over the limit, a soft limit grows anyway (and does not reclaim again
+ * until it has grown by another 1/16 of the limit) and a hard limit says no (ENOMEM). */
 bool pp_reclaim_admit(size_t bytes)
 {
     if (PP_LIKELY(!limit_bytes))
         return true;
     size_t fp = pp_reclaim_footprint();
-    if (fp + bytes <= limit_bytes || (!limit_hard && fp + bytes <= atomic_load(&backoff_until)))
+    size_t after = fp + bytes;
+    if (after + wm_low <= limit_bytes)
+        return true;
+    if (after + wm_min <= limit_bytes) {
+        if (pp_opt.background) {
+            start_background(true);
+            if (atomic_load(&bg_state) == 1)
+                background_wake();
+        }
+        return true;
+    }
+    if (!limit_hard && after <= atomic_load(&backoff_until))
         return true;
     pp_stat_add(direct_reclaims, 1);
     pp_reclaim_direct();
     fp = pp_reclaim_footprint();
     if (fp + bytes <= limit_bytes)
-        return true;
+        return true;                        /* under the limit, if not above min: let it go */
     if (limit_hard)
         return false;
     atomic_store(&backoff_until, fp + bytes + limit_bytes / 16);

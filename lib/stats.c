@@ -43,6 +43,12 @@ void pp_stats_get(struct pp_stats *out)
     out->limit = pp_reclaim_limit(&hard);
     out->limit_hard = hard;
     out->direct_reclaims = atomic_load(&pp_counters.direct_reclaims);
+    out->wmark_wakeups = atomic_load(&pp_counters.wmark_wakeups);
+    /* everything not released on demand or for the limit was released by the decay */
+    size_t on_demand = atomic_load(&pp_counters.released_wmark) + atomic_load(&pp_counters.released_direct);
+    out->released_decay = out->released > on_demand ? out->released - on_demand : 0;
+    out->released_wmark = atomic_load(&pp_counters.released_wmark);
+    out->released_direct = atomic_load(&pp_counters.released_direct);
 }
 
 static void line(int fd, const char *name, size_t bytes)
@@ -69,9 +75,13 @@ void pp_stats_print(int fd)
     line(fd, "huge", s.huge);
     line(fd, "footprint", s.footprint);
     line(fd, "released", s.released);
+    line(fd, "  by decay", s.released_decay);
+    line(fd, "  by wmark", s.released_wmark);
+    line(fd, "  by direct", s.released_direct);
     if (s.limit) {
-        n = pp_format(buf, sizeof(buf), "pagepool:   limit        %10zu KiB (%s), %lu direct reclaims\n", s.limit >> 10,
-                      s.limit_hard ? "hard" : "soft", (unsigned long)s.direct_reclaims);
+        n = pp_format(buf, sizeof(buf), "pagepool:   limit        %10zu KiB (%s), %lu direct reclaims, %lu watermark wake-ups\n",
+                      s.limit >> 10, s.limit_hard ? "hard" : "soft", (unsigned long)s.direct_reclaims,
+                      (unsigned long)s.wmark_wakeups);
         pp_os_write(fd, buf, (size_t)n);
     }
     n = pp_format(buf, sizeof(buf), "pagepool:   calls: %lu slow paths, %lu mmap, %lu munmap, %lu madvise\n",

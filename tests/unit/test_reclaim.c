@@ -3,6 +3,7 @@
 #include "../../lib/internal.h"
 #include "../test.h"
 #include "os_fake.h"
+#include <pagepool.h>
 
 static struct pp_pool *pool;
 
@@ -103,11 +104,47 @@ TEST_BEGIN(test_tick_releases_after_decay)
 }
 TEST_END
 
+TEST_BEGIN(test_watermarks)
+{
+    long saved_limit = pp_opt.limit, saved_bg = pp_opt.background, saved_retain = pp_opt.retain;
+    pp_opt.background = 0;
+    pp_opt.retain = 1l << 40;               /* the bank keeps everything hot: only the watermark releases */
+    enum { N = 20 };
+    uintptr_t r[N];
+    for (int i = 0; i < N; i++)
+        r[i] = pp_buddy_alloc(pool, 9);     /* 40 MiB of regions, handed out */
+    for (int i = 0; i < N; i++)
+        pp_buddy_free(pool, r[i], 9);       /* back to the bank, hot */
+    size_t fp = pp_reclaim_footprint();
+    pp_opt.limit = (long)(fp + (512 << 10)); /* headroom 512 KiB: below the low watermark */
+    pp_reclaim_init();
+    struct pp_stats s0, s1;
+    pp_stats_get(&s0);
+    fake_os_reset();
+    pp_reclaim_tick();
+    pp_stats_get(&s1);
+    expect_true(s1.wmark_wakeups == s0.wmark_wakeups + 1, "the low watermark started a pass");
+    expect_int_ge(fake_os_count('p'), N, "the hot banked regions were released");
+    size_t room = (size_t)pp_opt.limit - pp_reclaim_footprint();
+    expect_zu_ge(room, (size_t)pp_opt.limit / 64, "headroom back above the watermarks");
+    expect_true(s1.released_wmark > s0.released_wmark, "released bytes counted by reason");
+    /* below min: the allocating thread reclaims itself */
+    uint64_t direct0 = s1.direct_reclaims;
+    expect_true(pp_reclaim_admit(room - (size_t)pp_opt.limit / 128), "an allocation within the limit is admitted");
+    pp_stats_get(&s1);
+    expect_true(s1.direct_reclaims == direct0 + 1, "after a direct reclaim (headroom would fall below min)");
+    pp_opt.limit = saved_limit;
+    pp_opt.background = saved_bg;
+    pp_opt.retain = saved_retain;
+    pp_reclaim_init();
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;
     return RUN_TESTS(test_purge_ranges_and_cold_bits, test_hot_before_cold, test_cold_merge,
-                     test_tick_releases_after_decay);
+                     test_tick_releases_after_decay, test_watermarks);
 }
