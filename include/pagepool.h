@@ -64,7 +64,6 @@ struct pp_stats {
     size_t huge;            /* bytes of huge (multi-region) blocks, part of in_use */
     uint64_t slow_calls;    /* slow-path entries (fast-path calls are not counted) */
     uint64_t mmap_calls;    /* mmap calls made for the pool */
-    uint64_t munmap_calls;  /* munmap calls */
     uint64_t madvise_calls; /* madvise calls that released memory */
     size_t released;        /* bytes released to the OS with madvise, cumulative */
     uint64_t threads;       /* thread heaps ever created */

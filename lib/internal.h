@@ -83,7 +83,7 @@ PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *wha
 
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
-    X(slow_calls_exited) X(direct_reclaims) X(wmark_wakeups) X(released_wmark) X(released_direct) X(mmap_calls) X(munmap_calls) X(madvise_calls) X(released) \
+    X(slow_calls_exited) X(direct_reclaims) X(wmark_wakeups) X(released_wmark) X(released_direct) X(mmap_calls) X(madvise_calls) X(released) \
     X(in_use_pages) X(huge_bytes) X(threads) X(threads_live)
 struct pp_counters {
 #define PP_COUNTER_FIELD(n) _Atomic size_t n;
@@ -114,7 +114,6 @@ typedef struct pp_region *_Atomic pp_pagemap_leaf_t[1u << PP_PAGEMAP_LEAF_BITS];
 PP_HIDDEN extern pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
 PP_HIDDEN void pp_pagemap_set(uintptr_t a, struct pp_region *r);
 PP_HIDDEN extern struct pp_region pp_region_dead;         /* what a freed huge block's entries point at */
-PP_HIDDEN int pp_region_init(void);
 PP_HIDDEN void *pp_meta_alloc(size_t size);               /* zeroed, never freed (type-stable metadata) */
 PP_HIDDEN struct pp_bank *pp_bank_of(unsigned node);
 PP_HIDDEN struct pp_region *pp_region_take(unsigned node, bool *cold);

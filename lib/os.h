@@ -16,7 +16,6 @@
 enum pp_purge { PP_PURGE_DONTNEED = 0, PP_PURGE_FREE = 1 };
 
 int pp_os_map(size_t size, size_t align, void **out);       /* read/write, private, aligned to align */
-int pp_os_unmap(void *addr, size_t size);
 int pp_os_purge(void *addr, size_t size, enum pp_purge how);  /* give the pages back; the range stays mapped */
 int pp_os_hugepage(void *addr, size_t size, bool on);        /* MADV_HUGEPAGE / MADV_NOHUGEPAGE */
 int pp_os_move(void *from, size_t size, void *to);           /* mremap the pages onto `to` (replacing it) */

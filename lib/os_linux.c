@@ -49,12 +49,6 @@ int pp_os_map(size_t size, size_t align, void **out)
     return 0;
 }
 
-int pp_os_unmap(void *addr, size_t size)
-{
-    KEEP_ERRNO;
-    return munmap(addr, size) ? errno : 0;
-}
-
 int pp_os_purge(void *addr, size_t size, enum pp_purge how)
 {
     KEEP_ERRNO;

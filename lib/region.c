@@ -31,8 +31,6 @@ static char *meta_cur, *meta_end;
 static struct pp_bank *banks[PP_MAX_NODES];
 
 
-int pp_region_init(void) { return 0; }
-
 PP_HIDDEN struct pp_slabmap pp_slabmap;
 
 /* Point npages pages at a (all in one region) at slab s, or NULL. */

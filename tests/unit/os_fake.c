@@ -66,14 +66,6 @@ int pp_os_map(size_t size, size_t align, void **out)
 }
 
 
-int pp_os_unmap(void *addr, size_t size)
-{
-    record('u', addr, size, 0);
-    fake_os.mapped -= size;
-    free(addr);
-    return 0;
-}
-
 int pp_os_purge(void *addr, size_t size, enum pp_purge how)
 {
     record('p', addr, size, how);

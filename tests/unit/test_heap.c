@@ -10,7 +10,7 @@ static bool accounting_holds(void)
 {
     struct pp_stats s;
     pp_stats_get(&s);
-    bool ok = s.mapped == s.in_use + s.free_hot + s.free_cold + s.cached + s.bank;
+    bool ok = pp_stats_check();
     if (!ok)
         fprintf(stderr, "mapped %zu in_use %zu hot %zu cold %zu cached %zu bank %zu\n", s.mapped, s.in_use,
                 s.free_hot, s.free_cold, s.cached, s.bank);
