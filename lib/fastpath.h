@@ -45,10 +45,15 @@ PP_INLINE void *pp_malloc_fast(size_t size)
  * unit test).
  * `a < bump` rejects never-used objects and, for the masked slab map lookup, addresses above 2^47.
  * The key (word 1) is read only for an object start: an invalid pointer may end a mapping. */
-PP_INLINE bool pp_slab_object_ok(const struct pp_slab *s, uintptr_t a)
+PP_INLINE bool pp_slab_object_ok_key(const struct pp_slab *s, uintptr_t a, uintptr_t key)
 {
     uint64_t t = (uint64_t)(a - s->start) * s->magic;
-    return (((t << 24) >> 44) == 0) & (a < s->bump) && ((const uintptr_t *)a)[1] != pp_free_key;
+    return (((t << 24) >> 44) == 0) & (a < s->bump) && ((const uintptr_t *)a)[1] != key;
+}
+
+PP_INLINE bool pp_slab_object_ok(const struct pp_slab *s, uintptr_t a)
+{
+    return pp_slab_object_ok_key(s, a, pp_free_key);
 }
 
 PP_INLINE void pp_free_fast(void *p, const char *call)
@@ -56,11 +61,12 @@ PP_INLINE void pp_free_fast(void *p, const char *call)
     uintptr_t a = (uintptr_t)p;
     struct pp_slab *s = pp_slab_of(a);
     if (PP_LIKELY(s != NULL)) {
-        if (PP_LIKELY(pp_slab_object_ok(s, a))) {
+        uintptr_t key = pp_free_key;        /* loaded once: the store below must not reload it */
+        if (PP_LIKELY(pp_slab_object_ok_key(s, a, key))) {
             if (PP_LIKELY(atomic_load_explicit(&s->heap, memory_order_relaxed) == pp_tls_heap)) {
                 void **b = p;
                 b[0] = s->free;
-                b[1] = (void *)pp_free_key;
+                b[1] = (void *)key;
                 s->free = b;
                 if (PP_UNLIKELY(--s->left == 0))
                     pp_slab_local_slow(s);

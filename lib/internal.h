@@ -159,9 +159,12 @@ PP_HIDDEN extern struct pp_slabmap pp_slabmap;
 PP_HIDDEN void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s);
 PP_INLINE struct pp_slab *pp_slab_of(uintptr_t a)
 {
+    /* written as base + offset so that one address register serves both levels: the leaf entry is
+     * at base + offsetof(zero) + top[i] + j * 8, a single load with a displacement */
+    const char *base = (const char *)&pp_slabmap;
     uintptr_t off = atomic_load_explicit(&pp_slabmap.top[(a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)) & (PP_SLABMAP_TOP - 1)], memory_order_relaxed);
-    pp_slabmap_leaf_t *leaf = (pp_slabmap_leaf_t *)((char *)&pp_slabmap.zero + off);
-    return atomic_load_explicit(&(*leaf)[(a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1)], memory_order_relaxed);
+    const char *leaf = base + off + offsetof(struct pp_slabmap, zero);
+    return *(struct pp_slab *const *)(leaf + ((a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1)) * sizeof(void *));
 }
 PP_INLINE unsigned pp_page_index(uintptr_t a) { return (a >> PP_PAGE_SHIFT) & (PP_REGION_PAGES - 1); }
 PP_INLINE uintptr_t pp_page_addr(const struct pp_region *r, unsigned pi) { return r->base + ((uintptr_t)pi << PP_PAGE_SHIFT); }
