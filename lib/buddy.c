@@ -197,6 +197,10 @@ uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool 
                 memset(&r->state[pi], PP_PG_CACHED, 1u << order);
                 if (cold)
                     *cold = r->flags[pi] & PP_PF_COLD;
+                if (r->flags[pi] & PP_PF_COLD)
+                    pool->cold_pages_out += 1u << order;
+                else
+                    pool->hot_pages_out += 1u << order;
                 r->flags[pi] = 0;
                 pp_assert_expensive(pp_buddy_is_valid(pool));
                 return pp_page_addr(r, pi);
@@ -344,6 +348,16 @@ void pp_buddy_free_run(struct pp_pool *pool, uintptr_t start, size_t npages)
 }
 
 /* ---- Whole-pool operations ---- */
+/* Pages handed out hot (no refault: page faults avoided) and cold, over the process's life. */
+void pp_buddy_pages_out(size_t *hot, size_t *cold)
+{
+    *hot = *cold = 0;
+    for (unsigned i = 0; i < pp_nr_nodes; i++) {
+        *hot += __atomic_load_n(&pools[i]->hot_pages_out, __ATOMIC_RELAXED);
+        *cold += __atomic_load_n(&pools[i]->cold_pages_out, __ATOMIC_RELAXED);
+    }
+}
+
 size_t pp_buddy_free_pages(size_t *cold)
 {
     size_t n = 0, c = 0;

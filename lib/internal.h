@@ -189,6 +189,7 @@ PP_HIDDEN void pp_buddy_lock_all(void);
 PP_HIDDEN void pp_buddy_unlock_all(void);
 PP_HIDDEN void pp_buddy_reinit_locks(void);
 PP_HIDDEN size_t pp_buddy_free_pages(size_t *cold);
+PP_HIDDEN void pp_buddy_pages_out(size_t *hot, size_t *cold);
 
 /* ---- "pcp.c" ---- */
 PP_HIDDEN void pp_pcp_init(struct pp_pcp *pcp);

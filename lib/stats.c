@@ -48,6 +48,7 @@ void pp_stats_get(struct pp_stats *out)
     out->released_decay = out->released > on_demand ? out->released - on_demand : 0;
     out->released_wmark = atomic_load(&pp_counters.released_wmark);
     out->released_direct = atomic_load(&pp_counters.released_direct);
+    pp_buddy_pages_out(&out->faults_avoided, &out->faults_taken);
 }
 
 static void line(int fd, const char *name, size_t bytes)
@@ -83,6 +84,9 @@ void pp_stats_print(int fd)
                       (unsigned long)s.wmark_wakeups);
         pp_os_write(fd, buf, (size_t)n);
     }
+    n = pp_format(buf, sizeof(buf), "pagepool:   pages handed out hot (page faults avoided) %zu, cold %zu\n",
+                  s.faults_avoided, s.faults_taken);
+    pp_os_write(fd, buf, (size_t)n);
     n = pp_format(buf, sizeof(buf), "pagepool:   calls: %lu slow paths, %lu mmap, %lu madvise\n",
                   (unsigned long)s.slow_calls, (unsigned long)s.mmap_calls, (unsigned long)s.madvise_calls);
     pp_os_write(fd, buf, (size_t)n);

@@ -189,6 +189,8 @@ struct pp_pool {
     uint32_t nregions;                    /* indexes handed out so far */
     size_t nr_free;                       /* free pages in the buddy */
     size_t nr_cold;                       /* of which cold */
+    size_t hot_pages_out;                 /* pages handed out from hot blocks: page faults avoided */
+    size_t cold_pages_out;                /* pages handed out from cold blocks (they refault) */
     struct pp_regmap avail[PP_NR_ORDERS]; /* regions with a free block of order o */
     struct pp_regmap hot[PP_NR_ORDERS];   /* regions with a hot (resident) free block of order o */
 };

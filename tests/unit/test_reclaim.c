@@ -56,9 +56,14 @@ TEST_BEGIN(test_hot_before_cold)
     uintptr_t big = pp_buddy_isolate_hot_locked(pool, 6, &o);  /* make the order-8 block cold */
     pp_buddy_free_locked(pool, big, o, PP_FREE_COLD, NULL);
     pthread_mutex_unlock(&pool->lock);
+    size_t hot0, cold0, hot1, cold1;
+    pp_buddy_pages_out(&hot0, &cold0);
     uintptr_t b = pp_buddy_alloc(pool, 4);
     expect_true(b >= hold + 32 * PP_PAGE_SIZE && b < hold + 64 * PP_PAGE_SIZE,
                 "order 4 is split from the hot order-5 block, not from a lower-address cold one");
+    pp_buddy_pages_out(&hot1, &cold1);
+    expect_zu_eq(hot1 - hot0, 16, "counted as a page fault avoided (16 pages)");
+    expect_zu_eq(cold1, cold0, "no cold pages handed out");
     pp_buddy_free(pool, b, 4);
     pthread_mutex_lock(&pool->lock);
     expect_true(pp_buddy_is_valid(pool), "invariants");
