@@ -24,16 +24,6 @@ PP_HIDDEN const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1] = {
 PP_HIDDEN uint32_t pp_class_size[PP_NCLASSES];
 PP_HIDDEN uint8_t pp_class_order[PP_NCLASSES];
 
-unsigned pp_size_class(size_t size)
-{
-    if (size <= 128)
-        return size ? (unsigned)((size + 15) >> 4) : 1;
-    unsigned k = 63u - (unsigned)__builtin_clzll(size - 1);      /* size in (2^k, 2^(k+1)] */
-    size_t step = (size_t)1 << (k - 2);
-    unsigned i = (unsigned)((size - ((size_t)1 << k) + step - 1) / step);
-    return 8 + (k - 7) * 4 + i;
-}
-
 unsigned pp_size_class_aligned(size_t size, size_t align)
 {
     if (align > PP_PAGE_SIZE || size > PP_SMALL_MAX)
