@@ -46,41 +46,41 @@ int pp_buddy_init(unsigned nr_nodes)
 struct pp_pool *pp_pool_of(unsigned node) { return pools[node < pp_nr_nodes ? node : 0]; }
 
 /* ---- Region sets (avail and hot, per order) ---- */
-static void map_set(struct pp_regmap *m, uint32_t idx)
+static void map_set(struct pp_regmaps *m, unsigned o, uint32_t idx)
 {
-    m->bits[idx / 64] |= 1ull << (idx % 64);
-    m->summary[idx / 4096] |= 1ull << ((idx / 64) % 64);
+    m->bits[idx / 64][o] |= 1ull << (idx % 64);
+    m->summary[idx / 4096][o] |= 1ull << ((idx / 64) % 64);
 }
 
-static void map_clear(struct pp_regmap *m, uint32_t idx)
+static void map_clear(struct pp_regmaps *m, unsigned o, uint32_t idx)
 {
-    uint64_t *w = &m->bits[idx / 64];
+    uint64_t *w = &m->bits[idx / 64][o];
     *w &= ~(1ull << (idx % 64));
     if (!*w)
-        m->summary[idx / 4096] &= ~(1ull << ((idx / 64) % 64));
+        m->summary[idx / 4096][o] &= ~(1ull << ((idx / 64) % 64));
 }
 
-static bool map_test(const struct pp_regmap *m, uint32_t idx) { return (m->bits[idx / 64] >> (idx % 64)) & 1; }
+static bool map_test(const struct pp_regmaps *m, unsigned o, uint32_t idx) { return (m->bits[idx / 64][o] >> (idx % 64)) & 1; }
 
-static long map_first(const struct pp_regmap *m)
+static long map_first(const struct pp_regmaps *m, unsigned o)
 {
     for (unsigned s = 0; s < PP_MAX_REGIONS / 4096; s++) {
-        uint64_t sw = m->summary[s];
+        uint64_t sw = m->summary[s][o];
         if (sw) {
             unsigned w = s * 64 + (unsigned)__builtin_ctzll(sw);
-            return (long)w * 64 + __builtin_ctzll(m->bits[w]);
+            return (long)w * 64 + __builtin_ctzll(m->bits[w][o]);
         }
     }
     return -1;
 }
 
-static long map_last(const struct pp_regmap *m)
+static long map_last(const struct pp_regmaps *m, unsigned o)
 {
     for (int s = PP_MAX_REGIONS / 4096 - 1; s >= 0; s--) {
-        uint64_t sw = m->summary[s];
+        uint64_t sw = m->summary[s][o];
         if (sw) {
             unsigned w = (unsigned)s * 64 + 63u - (unsigned)__builtin_clzll(sw);
-            return (long)w * 64 + 63 - __builtin_clzll(m->bits[w]);
+            return (long)w * 64 + 63 - __builtin_clzll(m->bits[w][o]);
         }
     }
     return -1;
@@ -93,11 +93,11 @@ static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
     r->order[pi] = (uint8_t)order;
     uint16_t h = r->head[order];
     if (!(r->flags[pi] & PP_PF_COLD) && r->nhot[order]++ == 0)
-        map_set(&pool->hot[order], r->idx);
+        map_set(&pool->hot, order, r->idx);
     if (h == PP_NO_PAGE) {
         r->head[order] = r->tail[order] = (uint16_t)pi;
         r->link_next[pi] = r->link_prev[pi] = PP_NO_PAGE;
-        map_set(&pool->avail[order], r->idx);
+        map_set(&pool->avail, order, r->idx);
     } else if (to_tail) {
         uint16_t t = r->tail[order];
         r->link_next[t] = (uint16_t)pi;
@@ -122,9 +122,9 @@ static void list_del(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
     if (p == PP_NO_PAGE) r->head[order] = n; else r->link_next[p] = n;
     if (n == PP_NO_PAGE) r->tail[order] = p; else r->link_prev[n] = p;
     if (r->head[order] == PP_NO_PAGE)
-        map_clear(&pool->avail[order], r->idx);
+        map_clear(&pool->avail, order, r->idx);
     if (!(r->flags[pi] & PP_PF_COLD) && --r->nhot[order] == 0)
-        map_clear(&pool->hot[order], r->idx);
+        map_clear(&pool->hot, order, r->idx);
     r->state[pi] = PP_PG_FREE_TAIL;
     r->nr_free -= 1u << order;
     pool->nr_free -= 1u << order;
@@ -185,9 +185,9 @@ uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool 
     pp_assert_internal(order <= PP_MAX_ORDER);
     for (int attempt = 0; attempt < 2; attempt++) {
         for (int pass = 0; pass < 2; pass++) {
-            struct pp_regmap *maps = pass ? pool->avail : pool->hot;
+            struct pp_regmaps *maps = pass ? &pool->avail : &pool->hot;
             for (unsigned o = order; o <= PP_MAX_ORDER; o++) {
-                long idx = map_first(&maps[o]);
+                long idx = map_first(maps, o);
                 if (idx < 0)
                     continue;
                 struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
@@ -279,7 +279,7 @@ void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order,
 uintptr_t pp_buddy_isolate_hot_locked(struct pp_pool *pool, unsigned min_order, unsigned *order_out)
 {
     for (int o = PP_MAX_ORDER - 1; o >= (int)min_order; o--) {
-        long idx = map_last(&pool->hot[o]);
+        long idx = map_last(&pool->hot, (unsigned)o);
         if (idx < 0)
             continue;
         struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
@@ -397,13 +397,13 @@ bool pp_buddy_is_valid(struct pp_pool *pool)
         struct pp_region *r = b->regions[idx];
         if (!r->in_pool) {
             for (unsigned o = 0; o < PP_NR_ORDERS; o++)
-                if (map_test(&pool->avail[o], idx) || map_test(&pool->hot[o], idx))
+                if (map_test(&pool->avail, o, idx) || map_test(&pool->hot, o, idx))
                     return false;
             continue;
         }
         uint32_t rfree = 0;
         for (unsigned o = 0; o < PP_NR_ORDERS; o++) {
-            if (map_test(&pool->avail[o], idx) != (r->head[o] != PP_NO_PAGE))
+            if (map_test(&pool->avail, o, idx) != (r->head[o] != PP_NO_PAGE))
                 return false;
             uint16_t prev = PP_NO_PAGE, nhot = 0;
             for (uint16_t pi = r->head[o]; pi != PP_NO_PAGE; pi = r->link_next[pi]) {
@@ -423,7 +423,7 @@ bool pp_buddy_is_valid(struct pp_pool *pool)
                     nhot++;
                 prev = pi;
             }
-            if (r->tail[o] != prev || r->nhot[o] != nhot || map_test(&pool->hot[o], idx) != (nhot > 0))
+            if (r->tail[o] != prev || r->nhot[o] != nhot || map_test(&pool->hot, o, idx) != (nhot > 0))
                 return false;
         }
         if (rfree != r->nr_free)

@@ -176,10 +176,12 @@ struct pp_capture {
     uintptr_t block;                      /* the captured block, or 0 */
 };
 
-/* A set of region indexes, with a summary of its non-zero words for a fast first/last search. */
-struct pp_regmap {
-    uint64_t bits[PP_MAX_REGIONS / 64];
-    uint64_t summary[PP_MAX_REGIONS / 4096];
+/* Sets of region indexes, one per order, each with a summary of its non-zero words for a fast
+ * first/last search. The order is the inner index, so the words of all orders for the same regions
+ * share a cache line and a page: a small process touches two pages here, not twenty. */
+struct pp_regmaps {
+    uint64_t summary[PP_MAX_REGIONS / 4096][PP_NR_ORDERS];
+    uint64_t bits[PP_MAX_REGIONS / 64][PP_NR_ORDERS];
 };
 
 /* A buddy pool: one per NUMA node (the kernel's zone). */
@@ -191,8 +193,8 @@ struct pp_pool {
     size_t nr_cold;                       /* of which cold */
     size_t hot_pages_out;                 /* pages handed out from hot blocks: page faults avoided */
     size_t cold_pages_out;                /* pages handed out from cold blocks (they refault) */
-    struct pp_regmap avail[PP_NR_ORDERS]; /* regions with a free block of order o */
-    struct pp_regmap hot[PP_NR_ORDERS];   /* regions with a hot (resident) free block of order o */
+    struct pp_regmaps avail;              /* regions with a free block of order o */
+    struct pp_regmaps hot;                /* regions with a hot (resident) free block of order o */
 };
 
 /* The region bank of one node: every region ever mapped for the node, by index (indexes are never
