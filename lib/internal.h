@@ -92,6 +92,7 @@ struct pp_counters {
 };
 PP_HIDDEN extern struct pp_counters pp_counters;
 PP_HIDDEN bool pp_stats_check(void);
+PP_HIDDEN void pp_stats_exit_hook(void);
 #if PP_STATS
 #define pp_stat_add(name, v) atomic_fetch_add_explicit(&pp_counters.name, (v), memory_order_relaxed)
 #define pp_stat_sub(name, v) atomic_fetch_sub_explicit(&pp_counters.name, (v), memory_order_relaxed)

@@ -100,6 +100,13 @@ PP_HIDDEN bool pp_stats_check(void)
     return s.mapped == s.in_use + s.free_hot + s.free_cold + s.cached + s.bank;
 }
 
+/* The same, for _exit (preload.c), once per process. */
+void pp_stats_exit_hook(void)
+{
+    if (pp_opt.stats && atomic_load(&pp_init_state) == 2)
+        pp_stats_print(2);
+}
+
 __attribute__((destructor)) static void stats_at_exit(void)
 {
     if (atomic_load(&pp_init_state) == 2) {

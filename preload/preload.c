@@ -12,6 +12,8 @@
 #include <pagepool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -41,6 +43,17 @@ EXPORT void *__libc_memalign(size_t align, size_t size) { return pp_memalign(ali
 EXPORT void *__libc_valloc(size_t size) { return pp_valloc(size); }
 EXPORT void *__libc_pvalloc(size_t size) { return pp_pvalloc(size); }
 EXPORT int __posix_memalign(void **out, size_t align, size_t size) { return pp_posix_memalign(out, align, size); }
+
+/* ---- _exit: processes that end with _exit (stress-ng's workers, forked children) skip the
+ * destructors, so PAGEPOOL_STATS=1 would say nothing for them; print first, then exit ---- */
+EXPORT void _exit(int status)
+{
+    pp_stats_exit_hook();
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+EXPORT void _Exit(int status) { _exit(status); }
 
 /* ---- mallinfo, malloc_stats, malloc_info: answered from pagepool's statistics ---- */
 EXPORT struct mallinfo2 mallinfo2(void)

@@ -512,6 +512,17 @@ if wanted stress-ng; then
             show "ops run output" "$out.1"
             show "timed run output" "$out.2"
         fi
+        # the preload reaches the stressor processes: each worker (they end with _exit) and the
+        # parent print pagepool's statistics
+        (cd "$out.d" && timeout -k 10 "$TIMEOUT" env LD_PRELOAD="$LIB" PAGEPOOL_STATS=1 stress-ng \
+            --malloc 2 --malloc-ops 20000 --timeout 20s --temp-path "$out.d") >"$out.3" 2>&1 </dev/null
+        n=$(grep -c '^pagepool: statistics for pid' "$out.3")
+        if [ "$n" -ge 3 ]; then
+            ok stress-ng-workers-preloaded
+        else
+            notok stress-ng-workers-preloaded "$n processes printed statistics, expected the parent and 2 workers"
+            show "stats run output" "$out.3"
+        fi
     fi
 fi
 
