@@ -8,6 +8,11 @@
  * `thread_free` (another thread's free(): a lock-free push), which the owner collects in its slow path.
  * `used` counts objects handed out and not yet back on `free`, so a slab is empty when used == 0,
  * and it cannot be released while any of its objects is still on its way through thread_free.
+ * The slab stores it as `left` = used - notify_at, so free() tests one counter for zero: notify_at
+ * is 0 normally (empty), capacity - 1 on the full list (the first free into a full slab).
+ * Remote frees on the way to one slab are gathered per freeing thread (up to 64) and pushed as one
+ * chain; the freer adds their count to thread_freed after the push, and the owner takes the count
+ * before the list, so `used` may lag behind the objects collected but never runs ahead of them.
  *
  * Remote frees and full slabs: a remote free that finds a slab's thread_free empty (the first
  * since the owner last collected) bumps the owner's remote_hint[cls], and the owner scans its full
