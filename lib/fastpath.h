@@ -20,21 +20,20 @@
 
 #include "internal.h"
 
+/* An object of class cls from the thread's current slab, else the slow path. */
+PP_INLINE void *pp_small_alloc(unsigned cls)
+{
+    struct pp_heap *h = pp_tls_heap;
+    struct pp_slab *s = h->bins[cls];
+    if (PP_LIKELY(s->free != NULL))
+        return pp_slab_pop(s);
+    return pp_slab_malloc_slow(h, cls);
+}
+
 PP_INLINE void *pp_malloc_fast(size_t size)
 {
-    if (PP_LIKELY(size <= PP_SMALL_FAST_MAX)) {
-        struct pp_heap *h = pp_tls_heap;
-        unsigned cls = pp_class_fast[(size + 15) >> 4];
-        struct pp_slab *s = h->bins[cls];
-        void **b = s->free;
-        if (PP_LIKELY(b != NULL)) {
-            s->free = b[0];
-            b[1] = NULL;              /* clears the double-free key */
-            s->left++;
-            return b;
-        }
-        return pp_slab_malloc_slow(h, cls);
-    }
+    if (PP_LIKELY(size <= PP_SMALL_FAST_MAX))
+        return pp_small_alloc(pp_class_fast[(size + 15) >> 4]);
     return pp_heap_malloc_generic(size);
 }
 

@@ -24,21 +24,6 @@ static inline struct pp_heap *heap_get(void)
 
 static inline size_t pages_of(size_t size) { return (size + PP_PAGE_SIZE - 1) >> PP_PAGE_SHIFT; }
 
-/* ---- Small, by class ---- */
-static void *small_alloc(unsigned cls)
-{
-    struct pp_heap *h = pp_tls_heap;
-    struct pp_slab *s = h->bins[cls];
-    void **b = s->free;
-    if (PP_LIKELY(b != NULL)) {
-        s->free = b[0];
-        b[1] = NULL;
-        s->left++;
-        return b;
-    }
-    return pp_slab_malloc_slow(h, cls);
-}
-
 /* ---- Large runs ---- */
 /* *zero (may be NULL) tells calloc that the run came from a cold block released with
  * MADV_DONTNEED (or never touched), which reads as zero. */
@@ -140,7 +125,7 @@ void *pp_heap_malloc_generic(size_t size)
 {
     void *p;
     if (size <= PP_SMALL_MAX)
-        p = small_alloc(pp_size_class(size));
+        p = pp_small_alloc(pp_size_class(size));
     else if (size <= PP_LARGE_MAX)
         p = large_alloc(size, PP_PAGE_SIZE, NULL);
     else if (size <= PTRDIFF_MAX)
@@ -163,7 +148,7 @@ void *pp_heap_malloc_aligned(size_t align, size_t size, bool zero)
     } else {
         unsigned cls = pp_size_class_aligned(size, align);
         if (cls)
-            p = small_alloc(cls);
+            p = pp_small_alloc(cls);
         else if (size <= PP_LARGE_MAX && align <= PP_LARGE_MAX && size + align > size)
             p = large_alloc(size ? size : 1, align, NULL);
         else

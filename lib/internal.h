@@ -119,7 +119,7 @@ PP_HIDDEN void *pp_meta_alloc(size_t size);               /* zeroed, never freed
 PP_HIDDEN struct pp_bank *pp_bank_of(unsigned node);
 PP_HIDDEN struct pp_region *pp_region_take(unsigned node, bool *cold);
 PP_HIDDEN void pp_region_give(struct pp_region *r, bool cold);
-PP_HIDDEN size_t pp_region_bank_bytes(bool *resident_only);
+PP_HIDDEN size_t pp_region_bank_bytes(bool resident_only);
 PP_HIDDEN size_t pp_region_mapped_bytes(void);
 PP_HIDDEN void pp_region_bank_purge(size_t keep_bytes);
 PP_HIDDEN struct pp_region *pp_region_huge_alloc(size_t size, size_t align, unsigned node);
@@ -230,6 +230,16 @@ PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);
 PP_HIDDEN void pp_slab_fork_prepare(void);
 PP_HIDDEN void pp_slab_fork_parent(void);
 PP_HIDDEN void pp_slab_fork_child(void);
+
+/* Hand out the first object of a slab's free list (the caller checked it is not empty). */
+PP_INLINE void *pp_slab_pop(struct pp_slab *s)
+{
+    void **b = s->free;
+    s->free = b[0];
+    b[1] = NULL;                 /* not free any more: clears the double-free key */
+    s->left++;
+    return b;
+}
 
 /* ---- "thread.c" ---- */
 PP_HIDDEN extern struct pp_heap pp_heap_empty;

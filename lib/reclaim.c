@@ -135,8 +135,7 @@ static void background_wake(void)
  * background thread.) */
 static bool worth_decaying(void)
 {
-    bool resident = true;
-    if (pp_region_bank_bytes(&resident) > (size_t)pp_opt.retain)
+    if (pp_region_bank_bytes(true) > (size_t)pp_opt.retain)
         return true;
     for (unsigned n = 0; n < pp_nr_nodes; n++) {
         struct pp_pool *pool = pp_pool_of(n);
@@ -267,11 +266,9 @@ size_t pp_reclaim_limit(bool *hard)
 /* Resident memory the pool holds or has handed out: everything mapped but what was released. */
 size_t pp_reclaim_footprint(void)
 {
-    size_t cold_pages = 0, cold_bank;
+    size_t cold_pages = 0;
     pp_buddy_free_pages(&cold_pages);
-    bool all = false;
-    bool resident = true;
-    cold_bank = pp_region_bank_bytes(&all) - pp_region_bank_bytes(&resident);
+    size_t cold_bank = pp_region_bank_bytes(false) - pp_region_bank_bytes(true);
     return pp_region_mapped_bytes() - (cold_pages << PP_PAGE_SHIFT) - cold_bank;
 }
 

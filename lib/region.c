@@ -275,13 +275,13 @@ void pp_region_bank_decay(void)
     }
 }
 
-size_t pp_region_bank_bytes(bool *resident_only)
+size_t pp_region_bank_bytes(bool resident_only)
 {
     size_t bytes = 0;
     for (unsigned node = 0; node < PP_MAX_NODES; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (b)
-            bytes += ((size_t)b->nhot + (resident_only && *resident_only ? 0 : b->ncold)) * PP_REGION_SIZE;
+            bytes += ((size_t)b->nhot + (resident_only ? 0 : b->ncold)) * PP_REGION_SIZE;
     }
     return bytes;
 }

@@ -104,15 +104,6 @@ static inline void set_notify(struct pp_slab *s, uint32_t at)
 static bool keep_empty(struct pp_heap *h, unsigned cls) { return h->partial[cls].count < 2; }
 
 /* ---- Objects ---- */
-static inline void *pop(struct pp_slab *s)
-{
-    void **b = s->free;
-    s->free = b[0];
-    b[1] = NULL;                 /* not free any more: clears the double-free key */
-    s->left++;
-    return b;
-}
-
 /* Take the remote frees (owner only): two exchanges and no walk of the list (whose objects sit in
  * other cores' caches). The count is taken before the list, and freers add to it after pushing, so
  * every object counted is in the list taken: `used` may lag (a count still to come), never lead,
@@ -290,14 +281,14 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
             return NULL;
         }
         if (h->bins[cls]->free)             /* a recursive call during init may have filled it */
-            return pop(h->bins[cls]);
+            return pp_slab_pop(h->bins[cls]);
     }
     h->slow_calls++;
     pp_slab_flush_remote(h);
     struct pp_slab *s = h->bins[cls];
     if (s != &pp_slab_empty) {
         if (refill(s))
-            return pop(s);
+            return pp_slab_pop(s);
         h->bins[cls] = &pp_slab_empty;
         to_full(h, cls, s);
     }
@@ -306,7 +297,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
             list_remove(&h->partial[cls], s);
             if (refill(s)) {
                 make_current(h, cls, s);
-                return pop(s);
+                return pp_slab_pop(s);
             }
             to_full(h, cls, s);
         }
@@ -326,7 +317,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
         refill(s);
     }
     make_current(h, cls, s);
-    return pop(s);
+    return pp_slab_pop(s);
 }
 
 /* After a local free brought `left` to 0 (used down to notify_at): a full slab got a free object, or a slab

@@ -27,7 +27,7 @@ void pp_stats_get(struct pp_stats *out)
     out->free_cold = cold_pages << PP_PAGE_SHIFT;
     uint64_t slow_calls;
     out->cached = pp_thread_cached_pages(&slow_calls) << PP_PAGE_SHIFT;
-    out->bank = pp_region_bank_bytes(&(bool){ false });
+    out->bank = pp_region_bank_bytes(false);
     out->in_use = atomic_load(&pp_counters.in_use_pages) << PP_PAGE_SHIFT;
     out->huge = huge;
     out->slow_calls = slow_calls;

@@ -200,23 +200,28 @@ static void retire_and_unlink(struct pp_heap *h)
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* A heap whose thread is gone waits, whole, for the next new thread. Caller holds registry_lock. */
+static void park_locked(struct pp_heap *h)
+{
+    atomic_store(&h->state, PP_HEAP_PARKED);
+    h->next_free = parked;
+    parked = h;
+    nparked++;
+}
+
 static void thread_exit(void *arg)
 {
     struct pp_heap *h = arg;
     pp_slab_flush_remote(h);
     pp_tls_heap = &pp_heap_empty;           /* later frees from this thread go the remote way */
     pthread_mutex_lock(&registry_lock);
+    pp_stat_sub(threads_live, 1);
     if (nparked < PARK_MAX) {
-        atomic_store(&h->state, PP_HEAP_PARKED);
-        h->next_free = parked;
-        parked = h;
-        nparked++;
+        park_locked(h);
         pthread_mutex_unlock(&registry_lock);
-        pp_stat_sub(threads_live, 1);
         return;
     }
     pthread_mutex_unlock(&registry_lock);
-    pp_stat_sub(threads_live, 1);
     retire_and_unlink(h);
 }
 
@@ -316,10 +321,7 @@ static void fork_child(void)
     cds_list_for_each_entry_safe(h, tmp, &registry, registry) {
         if (h == pp_tls_heap || atomic_load(&h->state) != PP_HEAP_LIVE)
             continue;
-        atomic_store(&h->state, PP_HEAP_PARKED);
-        h->next_free = parked;
-        parked = h;
-        nparked++;
+        park_locked(h);
         pp_stat_sub(threads_live, 1);
     }
 }
