@@ -140,8 +140,7 @@ struct pp_heap *pp_thread_heap_init(void)
     pthread_mutex_unlock(&registry_lock);
     pp_stat_add(threads, 1);
     pp_stat_add(threads_live, 1);
-    if (atomic_load(&pp_init_state) == 2)
-        pthread_setspecific(exit_key, h);
+    pthread_setspecific(exit_key, h);        /* init_once returned: the key exists */
     return h;
 }
 
