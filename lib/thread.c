@@ -2,9 +2,9 @@
  * thread.c — process start-up, the thread registry, heap life cycle, and fork.
  *
  * Start-up is re-entrant. Everything pagepool needs before it can serve an allocation (options via
- * getenv, size classes, the pagemap and the pools, which only mmap) runs first, without malloc.
- * Only then is the state READY; the steps that may call malloc themselves (pthread_atfork, the thread
- * key, liburcu) come after, and their allocations take the ordinary path. A thread that finds
+ * getenv, size classes, the pools, which only mmap, and the thread-exit key) runs first, without
+ * malloc. Only then is the state READY; the steps that may call malloc themselves (pthread_atfork,
+ * liburcu) come after, and their allocations take the ordinary path. A thread that finds
  * another thread initialising waits for it; the initialising thread itself never waits.
  *
  * Parking: when a thread exits, its heap is parked whole, slabs, page cache and all (up to
@@ -58,6 +58,7 @@ static void init_core(void)
     if (err)
         pp_fatal("cannot reserve the pagemap or the pools (errno %d): check `ulimit -v`", err);
     pp_reclaim_init();
+    pthread_key_create(&exit_key, thread_exit);   /* allocates nothing (glibc): before READY, so every heap can use it */
 }
 
 static void stats_signal(int sig)
@@ -77,7 +78,6 @@ void pp_thread_init_once(void)
         init_core();
         atomic_store_explicit(&pp_init_state, 2, memory_order_release);
         /* from here on, malloc works: these may allocate */
-        pthread_key_create(&exit_key, thread_exit);
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         if (pp_opt.stats_signal) {
             struct sigaction sa;
