@@ -7,6 +7,7 @@
  *   malloc(n > 1 KiB)   -> pp_heap_malloc_generic: larger classes, large runs, huge regions
  *   free(p)             -> slab map -> owner? push on its free list                        (here)
  *     other owner       -> pp_slab_free_remote: lock-free push on the slab's thread_free
+ *     sparse slab       -> pp_slab_free_remote too (the owner test fails on purpose): bitmap, page release
  *     anything else     -> pp_heap_free_generic: large, huge, NULL, and the error reports
  *
  * Budget: malloc is one predictable branch on a hit (the thread's heap starts as a sentinel whose
@@ -71,7 +72,7 @@ PP_INLINE void pp_free_fast(void *p, const char *call)
                     pp_slab_local_slow(s);
                 return;
             }
-            pp_slab_free_remote(s, p);
+            pp_slab_free_remote(s, p, call);
             return;
         }
     }

@@ -228,7 +228,7 @@ void pp_heap_free_generic(void *p, const char *call)
         if (atomic_load(&w.s->heap) == pp_tls_heap)
             pp_free_fast(p, call);          /* valid now: takes the local path */
         else
-            pp_slab_free_remote(w.s, p);
+            pp_slab_free_remote(w.s, p, call);
         errno = saved;
         return;
     }

@@ -84,7 +84,7 @@ PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *wha
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
     X(slow_calls_exited) X(direct_reclaims) X(wmark_wakeups) X(released_wmark) X(released_direct) X(mmap_calls) X(madvise_calls) X(released) \
-    X(in_use_pages) X(huge_bytes) X(threads) X(threads_live)
+    X(in_use_pages) X(huge_bytes) X(threads) X(threads_live) X(slab_purged_pages) X(released_slab)
 struct pp_counters {
 #define PP_COUNTER_FIELD(n) _Atomic size_t n;
     PP_COUNTERS(PP_COUNTER_FIELD)
@@ -104,6 +104,9 @@ PP_HIDDEN void pp_stats_exit_hook(void);
 #define pp_released_add(n) atomic_fetch_add_explicit(&pp_counters.released, (n), memory_order_relaxed)
 #define pp_inuse_add(n) atomic_fetch_add_explicit(&pp_counters.in_use_pages, (n), memory_order_relaxed)
 #define pp_inuse_sub(n) atomic_fetch_sub_explicit(&pp_counters.in_use_pages, (n), memory_order_relaxed)
+/* pages released inside slabs that still hold live objects: part of in_use, not of the footprint */
+#define pp_slab_purged_add(n) atomic_fetch_add_explicit(&pp_counters.slab_purged_pages, (n), memory_order_relaxed)
+#define pp_slab_purged_sub(n) atomic_fetch_sub_explicit(&pp_counters.slab_purged_pages, (n), memory_order_relaxed)
 
 /* ---- "region.c" ---- */
 /* The pagemap, address -> region, in two levels: a top level indexed by address >> 36 (NULL where
@@ -222,11 +225,13 @@ PP_HIDDEN extern struct pp_slab pp_slab_empty;
 PP_HIDDEN extern uintptr_t pp_free_key;
 PP_HIDDEN void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls);
 PP_HIDDEN void pp_slab_local_slow(struct pp_slab *s);
-PP_HIDDEN void pp_slab_free_remote(struct pp_slab *s, void *p);
+PP_HIDDEN void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call);
 PP_HIDDEN void pp_slab_flush_remote(struct pp_heap *h);
 PP_HIDDEN void pp_slab_abandon_all(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);
+PP_HIDDEN size_t pp_slab_purge_sparse(bool force);
+PP_HIDDEN size_t pp_slab_sparse_bytes(void);
 PP_HIDDEN void pp_slab_fork_prepare(void);
 PP_HIDDEN void pp_slab_fork_parent(void);
 PP_HIDDEN void pp_slab_fork_child(void);

@@ -1,13 +1,15 @@
 /*
  * reclaim.c — policy: when and what to give back to the OS (the buddy and the bank decide how).
  *
- * Four sources of releasable memory, each with its own rule:
+ * The sources of releasable memory, each with its own rule:
  *   - per-thread page caches not used for a whole decay period are drained into the pools (M7);
  *   - whole free regions in the bank: released after PAGEPOOL_DECAY_MS idle (region.c's decay);
  *   - hot free blocks inside regions that are still in use (seed 002): when a pool has held more
  *     than PAGEPOOL_HIGH bytes of hot free pages for a whole decay period, the excess is released,
  *     largest blocks of the sparsest regions first, and the blocks go back cold (they are used only
  *     when no hot block fits, and they merge into cold blocks);
+ *   - the wholly free pages inside sparse slabs (slabs down to a quarter of their objects, see
+ *     slab.c), once a slab has been sparse for a whole decay period;
  *   - everything, at once, on pp_reclaim()/malloc_trim(), and when an allocation would leave less
  *     headroom under the memory limit than the min watermark (direct reclaim);
  *   - below the low watermark, the background thread releases until the high watermark (kswapd).
@@ -75,6 +77,7 @@ void pp_reclaim_tick(void)
         last_cache_decay_ms = now;
     }
     pp_region_bank_decay();
+    pp_slab_purge_sparse(false);            /* free pages inside slabs sparse for a whole period */
     size_t high = (size_t)pp_opt.high >> PP_PAGE_SHIFT;
     for (unsigned n = 0; n < pp_nr_nodes; n++) {
         struct pp_pool *pool = pp_pool_of(n);
@@ -136,6 +139,8 @@ static void background_wake(void)
 static bool worth_decaying(void)
 {
     if (pp_region_bank_bytes(true) > (size_t)pp_opt.retain)
+        return true;
+    if (pp_slab_sparse_bytes() > (size_t)pp_opt.high)
         return true;
     for (unsigned n = 0; n < pp_nr_nodes; n++) {
         struct pp_pool *pool = pp_pool_of(n);
@@ -269,23 +274,28 @@ size_t pp_reclaim_footprint(void)
     size_t cold_pages = 0;
     pp_buddy_free_pages(&cold_pages);
     size_t cold_bank = pp_region_bank_bytes(false) - pp_region_bank_bytes(true);
-    return pp_region_mapped_bytes() - (cold_pages << PP_PAGE_SHIFT) - cold_bank;
+    size_t slab_purged = atomic_load_explicit(&pp_counters.slab_purged_pages, memory_order_relaxed);
+    return pp_region_mapped_bytes() - ((cold_pages + slab_purged) << PP_PAGE_SHIFT) - cold_bank;
 }
 
-/* Release everything releasable: the calling thread's empty slabs, parked heaps, empty abandoned
- * slabs, every thread's page cache, every hot free block, every resident banked region. This is
- * the one place that reaches up (caches, slabs) as well as down (pools, bank, OS). */
+/* Release everything releasable: the calling thread's empty slabs and the free pages of its
+ * half-empty ones, parked heaps, empty abandoned slabs, every thread's page cache, every hot free
+ * block, every resident banked region. This is the one place that reaches up (caches, slabs) as
+ * well as down (pools, bank, OS). */
 size_t pp_reclaim_direct(void)
 {
     size_t before = atomic_load(&pp_counters.released);
+    size_t slab_before = atomic_load(&pp_counters.released_slab);
     pp_slab_reclaim(pp_tls_heap);
+    pp_slab_purge_sparse(true);
     pp_thread_retire_parked();
     pp_slab_reclaim_abandoned();
     pp_thread_drain_all();
     pp_reclaim_all_pools();
     pp_region_bank_purge(0);
     size_t released = atomic_load(&pp_counters.released) - before;
-    pp_stat_add(released_direct, released);
+    /* pages released inside slabs are counted as such (stats: "in slabs"), not twice */
+    pp_stat_add(released_direct, released - (atomic_load(&pp_counters.released_slab) - slab_before));
     return released;
 }
 

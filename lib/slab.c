@@ -22,9 +22,27 @@
  *
  * A free object holds the free-list link in word 0 and pp_free_key in word 1; malloc clears word 1.
  * free() of an object whose word 1 is the key is a double free (the key is random per process).
+ *
+ * Sparse slabs (issue: memory pinned by a few live objects). A slab of 16 objects survives a random
+ * 90% free with probability 0.9^16 = 18%, so freeing most of a heap would free few slabs. When a
+ * slab on the partial list drops to a quarter of its capacity, its owner makes it sparse: every
+ * free object moves from the free list (whose links live in the objects, and a released page would
+ * cut it) into a bitmap, and each page that holds only free objects is released with madvise.
+ * While sparse, `heap` is the owner with bit 0 set, so every free of its objects misses the fast
+ * path's owner test and comes to pp_slab_free_remote:
+ *   - the owner's free sets the object's bit (already set: a double free, since a released object
+ *     has lost its key) and, if the slab is not current, releases the object's pages once they hold
+ *     only free objects;
+ *   - other threads' frees take the usual remote push; collect() moves them into the bitmap.
+ * malloc takes a sparse slab back like any partial slab: refill links every free object of the
+ * bitmap onto the free list, writing the key into each (a free-listed object must carry it), and
+ * the slab is ordinary again; so the current slab is never sparse and never trades pages with the
+ * OS. Released pages count in pp_counters.slab_purged_pages (not resident, so not in the
+ * footprint) until the slab is taken back or goes to the pool. PAGEPOOL_DECAY_MS=-1 turns it off.
  * Layer: called by heap.c and the inline fast path; calls pcp.c and buddy.c.
  */
 #include "internal.h"
+#include <sched.h>
 
 PP_HIDDEN struct pp_slab pp_slab_empty;    /* free == NULL: the fast path falls through to the slow path */
 PP_HIDDEN uintptr_t pp_free_key;
@@ -108,6 +126,8 @@ static bool keep_empty(struct pp_heap *h, unsigned cls) { return h->partial[cls]
  * other cores' caches). The count is taken before the list, and freers add to it after pushing, so
  * every object counted is in the list taken: `used` may lag (a count still to come), never lead,
  * and a slab is never released while a free is in flight. Returns whether objects came. */
+static void sparse_take(struct pp_slab *s, void **list);
+
 static bool collect(struct pp_slab *s)
 {
     if (!atomic_load_explicit(&s->thread_free, memory_order_relaxed))
@@ -115,8 +135,16 @@ static bool collect(struct pp_slab *s)
     uint32_t n = atomic_exchange_explicit(&s->thread_freed, 0, memory_order_acquire);
     void **list = atomic_exchange_explicit(&s->thread_free, NULL, memory_order_acquire);
     s->left -= n;
+    /* a partial slab waiting to turn sparse at notify_at may have dropped below it here: wait for
+     * empty instead, or the owner's frees would count past the mark without noticing it */
+    if (s->list == PP_SLAB_PARTIAL && s->notify_at && used_of(s) < s->notify_at)
+        set_notify(s, 0);
     if (!list)
         return false;
+    if (PP_UNLIKELY(s->sparse)) {
+        sparse_take(s, list);
+        return false;                       /* into the bitmap, not onto `free` */
+    }
     if (s->free) {                          /* rare: the walk is needed only to append */
         void **last = list;
         while (last[0])
@@ -146,7 +174,16 @@ static bool carve(struct pp_slab *s)
     return true;
 }
 
-static bool refill(struct pp_slab *s) { return s->free || collect(s) || carve(s); }
+static bool sparse_unpack(struct pp_slab *s);
+
+static bool refill(struct pp_slab *s)
+{
+    if (PP_UNLIKELY(s->sparse)) {           /* first: the reclaimer may be folding its free list */
+        collect(s);
+        return sparse_unpack(s) || carve(s);
+    }
+    return s->free || collect(s) || carve(s);
+}
 
 /* ---- Slab life cycle ---- */
 static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
@@ -179,6 +216,7 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
     atomic_store_explicit(&s->thread_freed, 0, memory_order_relaxed);
     s->notify_at = 0;                       /* left = used = 0 */
+    s->sparse = NULL;
     atomic_store_explicit(&s->heap, h, memory_order_relaxed);
     struct pp_region *r = pp_region_of(block);
     unsigned pi = pp_page_index(block);
@@ -188,18 +226,36 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     return s;
 }
 
+static uint32_t sparse_drop(struct pp_slab *s);
+static void sparse_feedback(struct pp_heap *h, unsigned cls, uint32_t npurged);
+static bool purge_block(uintptr_t a, size_t pages);
+
 /* Give an empty slab's block back (to the caller's page cache when there is one). */
 static void slab_release(struct pp_heap *h, struct pp_slab *s)
 {
     pp_assert_internal(used_of(s) == 0 && !atomic_load(&s->thread_free));
     struct pp_region *r = pp_region_of(s->start);
-    pp_slabmap_set(s->start, (size_t)1 << s->order, NULL);
-    pp_inuse_sub((size_t)1 << s->order);
+    size_t pages = (size_t)1 << s->order;
+    pp_slabmap_set(s->start, pages, NULL);
+    pp_inuse_sub(pages);
     set_list(s, PP_SLAB_NONE);
-    if (h && h != &pp_heap_empty && r->node == h->pool->node)
+    bool cold = false;
+    /* a block that is mostly released already goes back cold, released whole (one more madvise) */
+    if (PP_UNLIKELY(s->sparse)) {
+        uint32_t npurged = sparse_drop(s);
+        if (npurged * 2 >= pages)
+            cold = purge_block(s->start, pages);
+    }
+    if (cold) {
+        struct pp_pool *pool = pp_pool_of(r->node);
+        pthread_mutex_lock(&pool->lock);
+        pp_buddy_free_locked(pool, s->start, s->order, PP_FREE_COLD, NULL);
+        pthread_mutex_unlock(&pool->lock);
+    } else if (h && h != &pp_heap_empty && r->node == h->pool->node) {
         pp_pcp_free(&h->pcp, h->pool, s->start, s->order);
-    else
+    } else {
         pp_buddy_free(pp_pool_of(r->node), s->start, s->order);
+    }
     desc_free_one(s);
 }
 
@@ -210,9 +266,20 @@ static void make_current(struct pp_heap *h, unsigned cls, struct pp_slab *s)
     h->bins[cls] = s;
 }
 
+/* A partial slab asks to be told when it is down to a quarter, and to at most two live objects a
+ * page (to turn sparse), else when empty. With more objects than that a page is rarely wholly
+ * free, and the frees below the mark are the ones that take the slow path. */
+static uint32_t sparse_mark(const struct pp_slab *s)
+{
+    uint32_t mark = s->capacity / 4, per_page = 2u << s->order;
+    if (mark > per_page)
+        mark = per_page;
+    return pp_opt.decay_ms >= 0 && !s->sparse && used_of(s) > mark ? mark : 0;
+}
+
 static void to_partial(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
-    set_notify(s, 0);
+    set_notify(s, sparse_mark(s));
     set_list(s, PP_SLAB_PARTIAL);
     list_push(&h->partial[cls], s);
 }
@@ -224,6 +291,327 @@ static void to_full(struct pp_heap *h, unsigned cls, struct pp_slab *s)
     set_notify(s, s->capacity - 1);
     set_list(s, PP_SLAB_FULL);
     list_push(&h->full[cls], s);
+}
+
+/* ---- Sparse slabs (see the top of the file) ---- */
+PP_INLINE struct pp_heap *tag_sparse(struct pp_heap *h) { return (struct pp_heap *)((uintptr_t)h | 1); }
+PP_INLINE struct pp_heap *untag(struct pp_heap *h) { return (struct pp_heap *)((uintptr_t)h & ~(uintptr_t)1); }
+
+/* Every sparse slab, oldest first, for the reclaimer (pp_slab_purge_sparse). Lock order: the list
+ * lock, then a slab's lock, which the reclaimer only try-locks and holds only with the list lock. */
+static pthread_mutex_t sparse_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pp_sparse *sparse_first, *sparse_last;
+static size_t sparse_count;
+static size_t sparse_bytes;                 /* bytes of the slabs on the list (read racily) */
+
+size_t pp_slab_sparse_bytes(void) { return __atomic_load_n(&sparse_bytes, __ATOMIC_RELAXED); }
+
+static void sp_lock(struct pp_sparse *sp)
+{
+    for (unsigned spins = 0; atomic_exchange_explicit(&sp->lock, 1, memory_order_acquire); spins++)
+        if (spins > 64)
+            sched_yield();                  /* the reclaimer is in madvise: a few microseconds */
+}
+static bool sp_trylock(struct pp_sparse *sp) { return !atomic_exchange_explicit(&sp->lock, 1, memory_order_acquire); }
+static void sp_unlock(struct pp_sparse *sp) { atomic_store_explicit(&sp->lock, 0, memory_order_release); }
+
+static void sparse_link_locked(struct pp_sparse *sp)
+{
+    __atomic_store_n(&sparse_bytes, sparse_bytes + (PP_PAGE_SIZE << sp->slab->order), __ATOMIC_RELAXED);
+    sparse_count++;
+    sp->next = NULL;
+    sp->prev = sparse_last;
+    if (sparse_last) sparse_last->next = sp; else sparse_first = sp;
+    sparse_last = sp;
+}
+
+static void sparse_unlink_locked(struct pp_sparse *sp)
+{
+    __atomic_store_n(&sparse_bytes, sparse_bytes - (PP_PAGE_SIZE << sp->slab->order), __ATOMIC_RELAXED);
+    sparse_count--;
+    if (sp->prev) sp->prev->next = sp->next; else sparse_first = sp->next;
+    if (sp->next) sp->next->prev = sp->prev; else sparse_last = sp->prev;
+    sp->next = sp->prev = NULL;
+}
+
+/* The state comes in five sizes, by bitmap words: 1, 8, 16, 32, 64 (capacity is at most 4096
+ * objects: 16 B in 64 KiB), recycled under desc_lock. */
+static struct pp_sparse *sparse_recycled[5];
+
+static unsigned sparse_kind(uint32_t capacity)
+{
+    unsigned k = 0;
+    while (k < 4 && (k ? 512u << (k - 1) : 64u) < capacity)
+        k++;
+    return k;
+}
+static size_t sparse_size(unsigned k) { return sizeof(struct pp_sparse) + 8 * (k ? (size_t)8 << (k - 1) : 1); }
+
+static struct pp_sparse *sparse_alloc(struct pp_slab *s)
+{
+    _Static_assert(sizeof(struct pp_sparse) == 56, "a one-word state takes 64 bytes of metadata");
+    unsigned k = sparse_kind(s->capacity);
+    pthread_mutex_lock(&desc_lock);
+    struct pp_sparse *sp = sparse_recycled[k];
+    if (sp)
+        sparse_recycled[k] = sp->next;
+    pthread_mutex_unlock(&desc_lock);
+    if (sp)
+        memset(sp, 0, sparse_size(k));
+    else if (!(sp = pp_meta_alloc(sparse_size(k))))
+        return NULL;
+    sp->slab = s;
+    return sp;
+}
+
+static void sparse_free_state(struct pp_sparse *sp)
+{
+    unsigned k = sparse_kind(sp->slab->capacity);
+    pthread_mutex_lock(&desc_lock);
+    sp->next = sparse_recycled[k];
+    sparse_recycled[k] = sp;
+    pthread_mutex_unlock(&desc_lock);
+}
+
+static inline bool bit_test(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 1; }
+static inline void bit_set(uint64_t *b, uint32_t i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
+
+/* Are bits lo..hi all set? */
+static bool bits_all(const uint64_t *b, uint32_t lo, uint32_t hi)
+{
+    for (uint32_t i = lo; i <= hi;) {
+        uint32_t w = i >> 6, from = i & 63, to = (hi >> 6) == w ? hi & 63 : 63;
+        uint64_t mask = (to == 63 ? ~(uint64_t)0 : ((uint64_t)1 << (to + 1)) - 1) & ~(((uint64_t)1 << from) - 1);
+        if ((b[w] & mask) != mask)
+            return false;
+        i = (w + 1) << 6;
+    }
+    return true;
+}
+
+static uint32_t index_of(const struct pp_slab *s, const void *p)
+{
+    return (uint32_t)(((uintptr_t)p - s->start) / s->size);
+}
+
+static bool purge_block(uintptr_t a, size_t pages)
+{
+    if (pp_os_purge((void *)a, pages << PP_PAGE_SHIFT, pp_opt.purge_free ? PP_PURGE_FREE : PP_PURGE_DONTNEED))
+        return false;
+    pp_stat_add(madvise_calls, 1);
+    pp_released_add(pages << PP_PAGE_SHIFT);
+    pp_stat_add(released_slab, pages << PP_PAGE_SHIFT);
+    return true;
+}
+
+/* Does page j of a sparse slab hold only free objects (or none: the slab's tail, and the objects
+ * never carved, from `bump` on, which a sparse slab leaves alone)? */
+static bool page_free(const struct pp_slab *s, const struct pp_sparse *sp, uint32_t j)
+{
+    uintptr_t lo = ((uintptr_t)j << PP_PAGE_SHIFT) / s->size, carved = index_of(s, (void *)s->bump);
+    if (lo >= carved)
+        return true;
+    uintptr_t hi = (((uintptr_t)(j + 1) << PP_PAGE_SHIFT) - 1) / s->size;
+    if (hi >= carved)
+        hi = carved - 1;
+    return bits_all(sp->bits, (uint32_t)lo, (uint32_t)hi);
+}
+
+/* Release the resident pages of a sparse slab that hold only free objects, one madvise per run.
+ * First the free list goes into the bitmap: its links live in the objects. sp->lock held. */
+static void sparse_purge_locked(struct pp_slab *s, struct pp_sparse *sp)
+{
+    for (void **o = s->free, **next; o; o = next) {
+        next = o[0];
+        bit_set(sp->bits, index_of(s, o));
+        sp->nfree++;
+    }
+    s->free = NULL;
+    uint32_t pages = 1u << s->order, run = 0;
+    for (uint32_t j = 0; j <= pages; j++) {
+        if (j < pages && !bit_test(sp->purged, j) && page_free(s, sp, j)) {
+            run++;
+            continue;
+        }
+        if (run && purge_block(s->start + ((uintptr_t)(j - run) << PP_PAGE_SHIFT), run)) {
+            for (uint32_t k = j - run; k < j; k++)
+                bit_set(sp->purged, k);
+            sp->npurged += run;
+            pp_slab_purged_add(run);
+        }
+        run = 0;
+    }
+    sp->dirty = 0;
+    pp_assert_expensive(({ uint32_t n = 0; for (uint32_t w = 0; w < (s->capacity + 63) / 64; w++)
+                             n += (uint32_t)__builtin_popcountll(sp->bits[w]); n == sp->nfree; }));
+}
+
+/* The owner's free() brought a partial slab down to its mark: it turns sparse, in O(1). The free
+ * list stays as it is (the reclaimer folds it into the bitmap), and so does `bump`: the objects
+ * never carved stay out of both, and carving resumes when the slab is taken back. */
+PP_NOINLINE static void sparse_enter(struct pp_heap *h, struct pp_slab *s)
+{
+    set_notify(s, 0);
+    struct pp_sparse *sp = sparse_alloc(s);
+    if (!sp)
+        return;                             /* stays an ordinary slab */
+    sp->dirty = 1;
+    s->sparse = sp;
+    atomic_store_explicit(&s->heap, tag_sparse(h), memory_order_release);
+    sp->ms = (uint32_t)pp_os_now_ms();
+    pthread_mutex_lock(&sparse_lock);
+    sparse_link_locked(sp);
+    pthread_mutex_unlock(&sparse_lock);
+    if (pp_slab_sparse_bytes() > (size_t)pp_opt.high)
+        pp_reclaim_kick();                  /* the reclaimer releases the pages after the decay */
+}
+
+/* malloc took a sparse slab back. If nothing was released while it was sparse, turning it sparse
+ * was wasted work (a program that frees and allocates the class in waves): pass by the next 1, 3,
+ * 7 ... 63 slabs of the class before trying again. A slab that did release resets the backoff.
+ * (A sparse slab that empties out is no such sign: its block goes back to the pool either way.) */
+static void sparse_feedback(struct pp_heap *h, unsigned cls, uint32_t npurged)
+{
+    if (!h || h == &pp_heap_empty)
+        return;
+    if (npurged) {
+        h->sparse_backoff[cls] = 0;
+        return;
+    }
+    uint8_t b = h->sparse_backoff[cls];
+    b = b >= 63 ? 63 : (uint8_t)(2 * b + 1);
+    h->sparse_backoff[cls] = b;
+    h->sparse_skip[cls] = b;
+}
+
+/* The slab stops being sparse (taken back or released): off the list, and once the reclaimer is
+ * done with it, the state goes. Its released pages count as resident again from here (the slab
+ * is about to be used, or its block freed). Returns the pages that were released. */
+PP_NOINLINE static uint32_t sparse_drop(struct pp_slab *s)
+{
+    struct pp_sparse *sp = s->sparse;
+    pthread_mutex_lock(&sparse_lock);
+    sparse_unlink_locked(sp);
+    pthread_mutex_unlock(&sparse_lock);
+    sp_lock(sp);                            /* wait for a release pass in flight */
+    sp_unlock(sp);
+    uint32_t npurged = sp->npurged;
+    pp_slab_purged_sub(npurged);
+    s->sparse = NULL;
+    sparse_free_state(sp);
+    struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_relaxed);
+    if (h)
+        atomic_store_explicit(&s->heap, untag(h), memory_order_release);
+    return npurged;
+}
+
+/* Remote frees collected into the bitmap. They passed the fast path's checks, but a released
+ * object has lost its key, so the bit is the double-free test. */
+PP_NOINLINE static void sparse_take(struct pp_slab *s, void **list)
+{
+    struct pp_sparse *sp = s->sparse;
+    sp_lock(sp);
+    for (void **next; list; list = next) {
+        next = list[0];
+        uint32_t i = index_of(s, list);
+        if (bit_test(sp->bits, i)) {
+            sp_unlock(sp);
+            pp_bad_pointer("free", list, "double free", "freed twice, the second time from another thread");
+        }
+        bit_set(sp->bits, i);
+        sp->nfree++;
+    }
+    sp->dirty = 1;
+    sp_unlock(sp);
+}
+
+/* malloc takes a sparse slab back: every free object goes onto the free list, in address order,
+ * with its key, and the slab is ordinary again. Linking touches every free object, so the pages
+ * come back (they would as the objects are handed out); a current slab that stayed sparse would
+ * send every free() through the slow path while the program churns on it. */
+PP_NOINLINE static bool sparse_unpack(struct pp_slab *s)
+{
+    struct pp_sparse *sp = s->sparse;
+    pthread_mutex_lock(&sparse_lock);       /* off the list first: the reclaimer cannot start on it */
+    sparse_unlink_locked(sp);
+    pthread_mutex_unlock(&sparse_lock);
+    sp_lock(sp);
+    uint32_t words = (s->capacity + 63) / 64;
+    void **head = NULL, **last = NULL;
+    for (uint32_t w = 0; w < words; w++)
+        for (uint64_t bits = sp->bits[w]; bits; bits &= bits - 1) {
+            uintptr_t i = ((uintptr_t)w << 6) + (uintptr_t)__builtin_ctzll(bits);
+            void **o = (void **)(s->start + i * s->size);
+            o[1] = (void *)pp_free_key;
+            if (last) last[0] = o; else head = o;
+            last = o;
+        }
+    if (last) {
+        last[0] = s->free;
+        s->free = head;
+    }
+    sp_unlock(sp);
+    pp_slab_purged_sub(sp->npurged);
+    sparse_feedback(untag(atomic_load_explicit(&s->heap, memory_order_relaxed)), s->cls, sp->npurged);
+    s->sparse = NULL;
+    sparse_free_state(sp);
+    atomic_store_explicit(&s->heap, untag(atomic_load_explicit(&s->heap, memory_order_relaxed)), memory_order_release);
+    return s->free != NULL;
+}
+
+/* The owner frees an object of its sparse slab. */
+PP_NOINLINE static void sparse_free(struct pp_heap *h, struct pp_slab *s, void *p, const char *call)
+{
+    struct pp_sparse *sp = s->sparse;
+    uint32_t i = index_of(s, p);
+    sp_lock(sp);
+    if (bit_test(sp->bits, i)) {
+        sp_unlock(sp);
+        pp_bad_pointer(call, p, "double free", NULL);
+    }
+    bit_set(sp->bits, i);
+    sp->nfree++;
+    sp->dirty = 1;
+    sp_unlock(sp);
+    s->left--;                              /* notify_at is 0: left = used */
+    if (used_of(s) == 0 && s->list == PP_SLAB_PARTIAL) {
+        list_remove(&h->partial[s->cls], s);
+        slab_release(h, s);
+        pp_reclaim_kick();
+    }
+}
+
+/* The reclaimer (and pp_reclaim, malloc_trim with force): release the wholly free pages of the
+ * sparse slabs that have been sparse for a decay period and had frees since the last pass. The
+ * list lock is dropped between slabs for the owners; a slab whose owner holds its lock is skipped
+ * this time. Returns bytes released. */
+size_t pp_slab_purge_sparse(bool force)
+{
+    if (!__atomic_load_n(&sparse_first, __ATOMIC_RELAXED))
+        return 0;
+    size_t before = atomic_load(&pp_counters.released_slab);
+    uint32_t now = (uint32_t)pp_os_now_ms();
+    pthread_mutex_lock(&sparse_lock);
+    /* each step moves the head to the tail; as many steps as there were slabs (owners may take
+     * some off meanwhile: then a few are seen twice, which is harmless) */
+    for (size_t steps = sparse_count; steps > 0 && sparse_first; steps--) {
+        struct pp_sparse *sp = sparse_first;
+        sparse_unlink_locked(sp);
+        sparse_link_locked(sp);
+        if (!force && now - sp->ms < (uint32_t)pp_opt.decay_ms)
+            continue;
+        /* the list lock stays held while the slab is worked on, so fork (which takes it) never
+         * finds a slab lock held by this thread */
+        if (sp_trylock(sp)) {
+            if (sp->dirty)
+                sparse_purge_locked(sp->slab, sp);
+            sp_unlock(sp);
+        }
+        pthread_mutex_unlock(&sparse_lock);
+        pthread_mutex_lock(&sparse_lock);
+    }
+    pthread_mutex_unlock(&sparse_lock);
+    return atomic_load(&pp_counters.released_slab) - before;
 }
 
 /* Scan the full list for slabs that received remote frees since the owner last looked. */
@@ -254,12 +642,13 @@ static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
         if (s) {
             list_remove(&a->list, s);
             abandoned_count--;
+            set_list(s, PP_SLAB_NONE);
         }
         pthread_mutex_unlock(&a->lock);
         if (!s)
             return NULL;
         set_notify(s, 0);
-        atomic_store(&s->heap, h);
+        atomic_store(&s->heap, s->sparse ? tag_sparse(h) : h);
         collect(s);
         if (used_of(s) == 0) {
             slab_release(h, s);
@@ -295,6 +684,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
     for (int pass = 0; pass < 2; pass++) {
         while ((s = h->partial[cls].first)) {
             list_remove(&h->partial[cls], s);
+            set_list(s, PP_SLAB_NONE);      /* a sparse slab must not release what we take next */
             if (refill(s)) {
                 make_current(h, cls, s);
                 return pp_slab_pop(s);
@@ -320,8 +710,9 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
     return pp_slab_pop(s);
 }
 
-/* After a local free brought `left` to 0 (used down to notify_at): a full slab got a free object, or a slab
- * became empty. The current slab stays even when empty: the next malloc would want it back. */
+/* After a local free brought `left` to 0 (used down to notify_at): a full slab got a free object, a
+ * partial slab is down to a quarter (it turns sparse), or a slab became empty. The current slab
+ * stays even when empty: the next malloc would want it back. */
 void pp_slab_local_slow(struct pp_slab *s)
 {
     struct pp_heap *h = pp_tls_heap;
@@ -333,6 +724,13 @@ void pp_slab_local_slow(struct pp_slab *s)
             slab_release(h, s);
         else
             to_partial(h, cls, s);
+    } else if (list == PP_SLAB_PARTIAL && s->notify_at) {
+        if (h->sparse_skip[cls]) {
+            h->sparse_skip[cls]--;
+            set_notify(s, 0);
+        } else {
+            sparse_enter(h, s);
+        }
     } else if (used_of(s) == 0 && list == PP_SLAB_PARTIAL && !keep_empty(h, cls)) {
         list_remove(&h->partial[cls], s);
         slab_release(h, s);
@@ -343,7 +741,7 @@ void pp_slab_local_slow(struct pp_slab *s)
 /* Push a chain first..last of n objects of slab s on its thread_free with one CAS, then count them. */
 static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
 {
-    struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_acquire);  /* before the push: s may be reused after */
+    struct pp_heap *h = untag(atomic_load_explicit(&s->heap, memory_order_acquire));  /* before the push: s may be reused after */
     void *old = atomic_load_explicit(&s->thread_free, memory_order_relaxed);
     do {
         *(void **)last = old;
@@ -367,11 +765,16 @@ void pp_slab_flush_remote(struct pp_heap *h)
 /* A free from a thread that does not own the slab. Consecutive frees to one slab (a consumer
  * freeing a producer's batch) are gathered, up to 64, and pushed with one CAS: the objects still
  * count in the slab's `used`, so the slab cannot go away meanwhile. */
-void pp_slab_free_remote(struct pp_slab *s, void *p)
+void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
 {
     void **b = p;
-    b[1] = (void *)pp_free_key;
     struct pp_heap *h = pp_tls_heap;
+    struct pp_heap *owner = atomic_load_explicit(&s->heap, memory_order_acquire);
+    if (PP_UNLIKELY((uintptr_t)owner & 1) && untag(owner) == h) {
+        sparse_free(h, s, p, call);
+        return;
+    }
+    b[1] = (void *)pp_free_key;
     if (PP_UNLIKELY(h == &pp_heap_empty)) {
         push_remote(s, p, p, 1);
         return;
@@ -489,12 +892,14 @@ void pp_slab_fork_prepare(void)
 {
     for (unsigned c = 0; c < PP_NCLASSES; c++)
         pthread_mutex_lock(&abandoned[c].lock);
+    pthread_mutex_lock(&sparse_lock);
     pthread_mutex_lock(&desc_lock);
 }
 
 void pp_slab_fork_parent(void)
 {
     pthread_mutex_unlock(&desc_lock);
+    pthread_mutex_unlock(&sparse_lock);
     for (unsigned c = 0; c < PP_NCLASSES; c++)
         pthread_mutex_unlock(&abandoned[c].lock);
 }
@@ -502,6 +907,7 @@ void pp_slab_fork_parent(void)
 void pp_slab_fork_child(void)
 {
     pthread_mutex_init(&desc_lock, NULL);
+    pthread_mutex_init(&sparse_lock, NULL);
     for (unsigned c = 0; c < PP_NCLASSES; c++)
         pthread_mutex_init(&abandoned[c].lock, NULL);
 }

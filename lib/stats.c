@@ -44,7 +44,8 @@ void pp_stats_get(struct pp_stats *out)
     out->direct_reclaims = atomic_load(&pp_counters.direct_reclaims);
     out->wmark_wakeups = atomic_load(&pp_counters.wmark_wakeups);
     /* everything not released on demand or for the limit was released by the decay */
-    size_t on_demand = atomic_load(&pp_counters.released_wmark) + atomic_load(&pp_counters.released_direct);
+    out->released_slab = atomic_load(&pp_counters.released_slab);
+    size_t on_demand = atomic_load(&pp_counters.released_wmark) + atomic_load(&pp_counters.released_direct) + out->released_slab;
     out->released_decay = out->released > on_demand ? out->released - on_demand : 0;
     out->released_wmark = atomic_load(&pp_counters.released_wmark);
     out->released_direct = atomic_load(&pp_counters.released_direct);
@@ -78,6 +79,7 @@ void pp_stats_print(int fd)
     line(fd, "  by decay", s.released_decay);
     line(fd, "  by wmark", s.released_wmark);
     line(fd, "  by direct", s.released_direct);
+    line(fd, "  in slabs", s.released_slab);
     if (s.limit) {
         n = pp_format(buf, sizeof(buf), "pagepool:   limit        %10zu KiB (%s), %lu direct reclaims, %lu watermark wake-ups\n",
                       s.limit >> 10, s.limit_hard ? "hard" : "soft", (unsigned long)s.direct_reclaims,

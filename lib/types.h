@@ -74,6 +74,7 @@ enum pp_page_state {
 enum pp_region_kind { PP_REGION_POOL = 1, PP_REGION_HUGE, PP_REGION_DEAD };
 
 struct pp_slab;
+struct pp_sparse;
 struct pp_heap;
 
 /* A region descriptor: the struct-page array of one 2 MiB region, out of line (metadata pool). */
@@ -107,7 +108,8 @@ struct pp_region {
 struct pp_slab {
     /* first cache line: what malloc/free touch on the fast path (owner side) */
     void *free;                           /* owner's free list. Synchronization: owner */
-    _Atomic(struct pp_heap *) heap;       /* owner heap; NULL while abandoned. Written by the owner */
+    _Atomic(struct pp_heap *) heap;       /* owner heap; NULL while abandoned; the owner with bit 0 set
+                                           * while sparse (so free() misses the owner test). Written by the owner */
     uint32_t left;                        /* used - notify_at: free() takes the slow path when it hits 0.
                                            * used = objects not on `free` (thread_free included). owner */
     uint32_t notify_at;                   /* 0 (tell me when empty), or capacity - 1 on the full list
@@ -126,6 +128,22 @@ struct pp_slab {
     uintptr_t end;                        /* end of the last whole object */
     uint32_t capacity;                    /* objects in the slab */
     struct pp_slab *next, *prev;          /* heap list / abandoned list / descriptor free list */
+    struct pp_sparse *sparse;             /* while the slab is sparse (slab.c), else NULL. Set by the owner */
+};
+
+/* The state of a sparse slab (slab.c): frees go to a bitmap, and the reclaimer releases the pages
+ * that hold only free objects. Allocated when the slab turns sparse, recycled when it stops. */
+struct pp_sparse {
+    struct pp_slab *slab;
+    struct pp_sparse *next, *prev;        /* list of sparse slabs, oldest first. sparse list lock */
+    uint64_t purged[2];                   /* released pages by index in the slab (<= 128 pages). lock */
+    uint32_t ms;                          /* when it turned sparse (low 32 bits of pp_os_now_ms) */
+    uint32_t nfree;                       /* bits set. lock */
+    uint32_t npurged;                     /* pages released (bits set in purged). lock */
+    _Atomic uint8_t lock;                 /* spin lock: the owner (frees, take back) against the reclaimer */
+    uint8_t dirty;                        /* frees since the last release pass. lock */
+    uint64_t bits[];                      /* free objects not on the slab's free list, a bit each. lock;
+                                           * 56 bytes above: with one word (<= 64 objects), 64 in all */
 };
 
 enum { PP_SLAB_NONE = 0, PP_SLAB_CURRENT, PP_SLAB_PARTIAL, PP_SLAB_FULL, PP_SLAB_ABANDONED };
@@ -152,6 +170,9 @@ struct pp_heap {
     struct pp_slab_list full[PP_NCLASSES];    /* slabs with none (remote frees may be pending). owner */
     _Atomic uint32_t remote_hint[PP_NCLASSES];/* bumped when a full slab gets its first remote free */
     uint32_t remote_seen[PP_NCLASSES];    /* remote_hint when last scanned. owner */
+    uint8_t sparse_skip[PP_NCLASSES];     /* slabs still to pass by before one turns sparse again. owner */
+    uint8_t sparse_backoff[PP_NCLASSES];  /* the last skip: doubles each time a sparse slab was taken
+                                           * back (or emptied) before anything was released. owner */
     struct pp_pool *pool;                 /* the pool of this thread's node */
     struct pp_pcp pcp;
     struct cds_list_head registry;        /* thread registry link. RCU */

@@ -9,6 +9,9 @@
  *   test_thread_churn    thousands of short threads, in batches, each allocating ~100 blocks, freeing
  *                        half and handing half to main; RSS must not grow without bound.
  *   test_exit_with_live  threads exit with blocks live; main (and later threads) free them.
+ *   test_free_most_then_reuse  each thread allocates, frees 90 % (half itself, half by its
+ *                        neighbour), sleeps while the slabs' free pages are released (run with
+ *                        a short PAGEPOOL_DECAY_MS), checks what it kept, allocates again.
  *
  * Scale with PAGEPOOL_TEST_THREADS (default 4) and PAGEPOOL_TEST_SCALE (default 1, may be
  * fractional). Works against any malloc: gcc -D_GNU_SOURCE -pthread tests/stress/threads.c.
@@ -705,6 +708,104 @@ TEST_BEGIN(test_exit_with_live)
 }
 TEST_END
 
+/* ---- (e) most of a heap freed, locally and remotely, left to decay, then used again ---- */
+#define PHASE_N 6000
+
+enum { KEEP, FREE_LOCAL, FREE_REMOTE };
+struct phase_set {
+    struct block b[PHASE_N];
+    unsigned char fate[PHASE_N];
+    uint64_t seed;
+};
+static struct phase_set *phase_sets;
+static pthread_barrier_t phase_barrier;
+static long phase_rounds;
+
+/* sizes that live in slabs, most of them several to a page */
+static size_t phase_size(uint64_t *s)
+{
+    uint64_t r = rnd(s);
+    return (r & 3) ? 16 + (size_t)((r >> 2) % 2048) : 2048 + (size_t)((r >> 2) % (30 * KiB));
+}
+
+static void *phase_thread(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    struct phase_set *me = &phase_sets[id], *left = &phase_sets[(id + nthreads - 1) % nthreads];
+    uint64_t s = me->seed;
+    for (long r = 0; r < phase_rounds; r++) {
+        for (int i = 0; i < PHASE_N; i++) {
+            if (!block_alloc(&me->b[i], phase_size(&s)))
+                me->b[i].p = NULL;
+            unsigned x = (unsigned)(rnd(&s) % 20);
+            me->fate[i] = x < 2 ? KEEP : (x < 11 ? FREE_LOCAL : FREE_REMOTE);
+        }
+        pthread_barrier_wait(&phase_barrier);
+        /* 90 % freed: ours, and the left neighbour's that it left to us */
+        for (int i = 0; i < PHASE_N; i++) {
+            if (me->fate[i] == FREE_LOCAL && me->b[i].p) {
+                block_verify(&me->b[i], "freed by its owner");
+                free(me->b[i].p);
+                me->b[i].p = NULL;
+            }
+            if (left->fate[i] == FREE_REMOTE && left->b[i].p) {
+                block_verify(&left->b[i], "freed by another thread");
+                free(left->b[i].p);
+                left->b[i].p = NULL;
+            }
+        }
+        pthread_barrier_wait(&phase_barrier);
+        usleep(30000);                      /* PAGEPOOL_DECAY_MS is short in this run: pages go */
+        for (int i = 0; i < PHASE_N; i++)
+            if (me->b[i].p)
+                block_verify(&me->b[i], "live across the release of its neighbours' pages");
+        /* allocate again into the sparse slabs, then free everything */
+        static __thread struct block more[PHASE_N / 2];
+        for (int i = 0; i < PHASE_N / 2; i++)
+            if (!block_alloc(&more[i], phase_size(&s)))
+                more[i].p = NULL;
+        for (int i = 0; i < PHASE_N / 2; i++)
+            if (more[i].p) {
+                block_verify(&more[i], "allocated after the release");
+                free(more[i].p);
+            }
+        for (int i = 0; i < PHASE_N; i++)
+            if (me->b[i].p) {
+                block_verify(&me->b[i], "kept");
+                free(me->b[i].p);
+                me->b[i].p = NULL;
+            }
+        pthread_barrier_wait(&phase_barrier);
+    }
+    return NULL;
+}
+
+TEST_BEGIN(test_free_most_then_reuse)
+{
+    atomic_store(&errors, 0);
+    phase_rounds = scaled(3);
+    phase_sets = calloc((size_t)nthreads, sizeof(*phase_sets));
+    pthread_t *t = calloc((size_t)nthreads, sizeof(*t));
+    expect_ptr_not_null(phase_sets, "calloc");
+    if (!phase_sets || !t)
+        return;
+    pthread_barrier_init(&phase_barrier, NULL, (unsigned)nthreads);
+    double t0 = now();
+    for (int i = 0; i < nthreads; i++) {
+        phase_sets[i].seed = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+        expect_int_eq(pthread_create(&t[i], NULL, phase_thread, (void *)(intptr_t)i), 0, "pthread_create");
+    }
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&phase_barrier);
+    printf("# free most then reuse: %ld rounds of %d threads, %.2f s\n", phase_rounds, nthreads, now() - t0);
+    expect_int_eq(atomic_load(&errors), 0, "errors in threads");
+    malloc_trim(0);
+    free(phase_sets);
+    free(t);
+}
+TEST_END
+
 int main(void)
 {
     const char *e = getenv("PAGEPOOL_TEST_THREADS");
@@ -714,5 +815,5 @@ int main(void)
     if (e && strtod(e, NULL) > 0)
         scale = strtod(e, NULL);
     printf("# threads %d, scale %g\n", nthreads, scale);
-    return RUN_TESTS(test_exchange, test_fork, test_thread_churn, test_exit_with_live);
+    return RUN_TESTS(test_exchange, test_fork, test_thread_churn, test_exit_with_live, test_free_most_then_reuse);
 }
