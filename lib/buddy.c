@@ -4,9 +4,10 @@
  * Free blocks live on per-region, per-order lists whose links are page indexes in the region
  * descriptor (never in the pages themselves, so a released page is not touched again). Two region
  * sets per order say which regions have a free block of that order, and which have a hot one;
- * allocation takes a hot block from the lowest region that has one, and a cold (released) block
- * only when no hot block fits (seed 002); lowest regions first keeps the pool dense, so high
- * regions drain empty and go back whole (seed 004). Cold blocks go to the tail of their list.
+ * allocation takes a hot block of the smallest fitting order from the densest region among the
+ * lowest 64 that have one (map_pick), and a cold (released) block only when no hot block fits
+ * (seed 002); dense and low regions fill up, so sparse and high ones drain empty and go back whole
+ * (seed 004). Cold blocks go to the tail of their list.
  *
  * Buddy arithmetic, by page index inside a region:
  *   the order-o buddy of block B is B ^ (1 << o)   (#8 at order 1 -> #10; #10 at order 1 -> #8)
@@ -19,7 +20,7 @@
  *   - a merged block is cold only if both halves were (PP_PF_COLD);
  *   - no free block of order < 9 has a free buddy of the same order (they would have merged);
  *   - an order-9 free block never stays in the pool: the whole region goes back to the bank;
- *   - pool->nr_free = sum of region nr_free = pages on the lists.
+ *   - pool->nr_free = sum of region nr_free = pages on the lists; nr_free_of[idx] = r->nr_free.
  * Capture (seeds 000/001/003): a struct pp_capture passed into the free path takes the first block
  * that coalesces to the wanted order in the wanted pool, after merging, and it never enters the lists.
  * Layer: called by pcp.c and heap.c; calls region.c (take and give regions).
@@ -62,13 +63,28 @@ static void map_clear(struct pp_regmaps *m, unsigned o, uint32_t idx)
 
 static bool map_test(const struct pp_regmaps *m, unsigned o, uint32_t idx) { return (m->bits[idx / 64][o] >> (idx % 64)) & 1; }
 
-static long map_first(const struct pp_regmaps *m, unsigned o)
+/* The region to allocate an order-o block from: among the regions of the lowest non-empty word of
+ * the set (64 region indexes), the densest, i.e. the one with the fewest free pages (the lowest on
+ * a tie). Dense regions fill up and sparse ones empty out and go back to the bank whole; keeping to
+ * the lowest word keeps the pool packed towards its low regions, and bounds the search to one
+ * cache line of counts. */
+static long map_pick(const struct pp_pool *pool, const struct pp_regmaps *m, unsigned o)
 {
     for (unsigned s = 0; s < PP_MAX_REGIONS / 4096; s++) {
         uint64_t sw = m->summary[s][o];
         if (sw) {
             unsigned w = s * 64 + (unsigned)__builtin_ctzll(sw);
-            return (long)w * 64 + __builtin_ctzll(m->bits[w][o]);
+            uint64_t bits = m->bits[w][o];
+            long best = -1;
+            unsigned best_free = ~0u;
+            for (; bits; bits &= bits - 1) {
+                unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
+                if (pool->nr_free_of[idx] < best_free) {
+                    best_free = pool->nr_free_of[idx];
+                    best = idx;
+                }
+            }
+            return best;
         }
     }
     return -1;
@@ -111,6 +127,7 @@ static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
         r->head[order] = (uint16_t)pi;
     }
     r->nr_free += 1u << order;
+    pool->nr_free_of[r->idx] = (uint16_t)r->nr_free;
     pool->nr_free += 1u << order;
     if (r->flags[pi] & PP_PF_COLD)
         pool->nr_cold += 1u << order;
@@ -127,6 +144,7 @@ static void list_del(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
         map_clear(&pool->hot, order, r->idx);
     r->state[pi] = PP_PG_FREE_TAIL;
     r->nr_free -= 1u << order;
+    pool->nr_free_of[r->idx] = (uint16_t)r->nr_free;
     pool->nr_free -= 1u << order;
     if (r->flags[pi] & PP_PF_COLD)
         pool->nr_cold -= 1u << order;
@@ -144,6 +162,7 @@ static bool pool_grow_locked(struct pp_pool *pool)
         r->nhot[o] = 0;
     }
     r->nr_free = 0;
+    pool->nr_free_of[r->idx] = 0;
     r->in_pool = 1;
     memset(r->state, PP_PG_FREE_TAIL, sizeof(r->state));
     r->flags[0] = cold ? PP_PF_COLD : 0;
@@ -175,8 +194,8 @@ static unsigned pick(const struct pp_region *r, unsigned o, bool cold)
 }
 
 /* Hot before cold (seed 002): a released block refaults and is zeroed by the kernel on next touch,
- * so the pool first looks for a hot block of any order that fits, lowest region first, and takes a
- * cold one only when there is none. */
+ * so the pool first looks for a hot block of any order that fits (densest region first, map_pick),
+ * and takes a cold one only when there is none. */
 uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order) { return pp_buddy_alloc_cold_locked(pool, order, NULL); }
 
 /* The same, telling whether the block was cold (released or never touched). */
@@ -187,7 +206,7 @@ uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool 
         for (int pass = 0; pass < 2; pass++) {
             struct pp_regmaps *maps = pass ? &pool->avail : &pool->hot;
             for (unsigned o = order; o <= PP_MAX_ORDER; o++) {
-                long idx = map_first(maps, o);
+                long idx = map_pick(pool, maps, o);
                 if (idx < 0)
                     continue;
                 struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
@@ -426,7 +445,7 @@ bool pp_buddy_is_valid(struct pp_pool *pool)
             if (r->tail[o] != prev || r->nhot[o] != nhot || map_test(&pool->hot, o, idx) != (nhot > 0))
                 return false;
         }
-        if (rfree != r->nr_free)
+        if (rfree != r->nr_free || pool->nr_free_of[r->idx] != r->nr_free)
             return false;
         total += rfree;
     }

@@ -216,6 +216,8 @@ struct pp_pool {
     size_t cold_pages_out;                /* pages handed out from cold blocks (they refault) */
     struct pp_regmaps avail;              /* regions with a free block of order o */
     struct pp_regmaps hot;                /* regions with a hot (resident) free block of order o */
+    uint16_t nr_free_of[PP_MAX_REGIONS];  /* free pages per region index (r->nr_free, packed: the
+                                           * allocator compares up to 64 of them at once) */
 };
 
 /* The region bank of one node: every region ever mapped for the node, by index (indexes are never

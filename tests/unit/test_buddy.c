@@ -112,6 +112,32 @@ TEST_BEGIN(test_lowest_region_first)
 }
 TEST_END
 
+TEST_BEGIN(test_densest_region_first)
+{
+    /* the higher region keeps 64 pages in use, the lower one 1: a block that both can give comes
+     * from the higher, denser one, so the sparser region is the one that drains */
+    uintptr_t lo = pp_buddy_alloc(pool, 9), hi = pp_buddy_alloc(pool, 9);
+    expect_true(lo && hi && lo != hi, "two regions");
+    struct pp_region *rlo = pp_region_of(lo), *rhi = pp_region_of(hi);
+    if (rlo->idx > rhi->idx) { uintptr_t t = lo; lo = hi; hi = t; struct pp_region *tr = rlo; rlo = rhi; rhi = tr; }
+    pp_buddy_free_run(pool, lo + PP_PAGE_SIZE, PP_REGION_PAGES - 1);
+    pp_buddy_free_run(pool, hi + 64 * PP_PAGE_SIZE, PP_REGION_PAGES - 64);
+    expect_zu_eq(pool->nr_free_of[rhi->idx], PP_REGION_PAGES - 64, "packed free count");
+    for (unsigned o = 6; o < PP_MAX_ORDER; o++) {
+        uintptr_t b = pp_buddy_alloc(pool, o);
+        expect_ptr_eq(pp_region_of(b), rhi, "order %u from the denser region", o);
+        pp_buddy_free(pool, b, o);
+    }
+    uintptr_t b = pp_buddy_alloc(pool, 0);
+    expect_ptr_eq(pp_region_of(b), rlo, "order 0: only the lower region has one (smallest order first)");
+    pp_buddy_free(pool, b, 0);
+    expect_true(valid(), "invariants");
+    pp_buddy_free(pool, lo, 0);
+    pp_buddy_free_run(pool, hi, 64);
+    expect_zu_eq(pool->nr_free, 0, "all back");
+}
+TEST_END
+
 TEST_BEGIN(test_capture_after_merge)
 {
     /* a 4-page block freed as four order-0 pages is captured once it has coalesced to order 2 */
@@ -177,6 +203,6 @@ int main(void)
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;          /* the bank keeps everything: tests count regions */
     return RUN_TESTS(test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail,
-                     test_aligned_run, test_lowest_region_first, test_capture_after_merge,
+                     test_aligned_run, test_lowest_region_first, test_densest_region_first, test_capture_after_merge,
                      test_capture_wrong_pool_or_order, test_map_failure_gives_null);
 }
