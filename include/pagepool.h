@@ -80,6 +80,7 @@ struct pp_stats {
     size_t faults_avoided;  /* pages the pools handed out still resident (no page fault) */
     size_t faults_taken;    /* pages the pools handed out cold (released or never touched) */
     size_t released_slab;   /* bytes released inside slabs that still hold live objects (sparse slabs) */
+    uint64_t captures;      /* direct reclaims that kept the block their own frees coalesced (capture) */
 };
 PP_API void pp_stats_get(struct pp_stats *out);
 /* Print the statistics, human readable, to fd (no malloc). */

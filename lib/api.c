@@ -77,7 +77,7 @@ PP_API void pp_free_aligned_sized(void *p, size_t align, size_t size)
 PP_API size_t pp_reclaim(void)
 {
     pp_thread_init_once();
-    return pp_reclaim_direct();
+    return pp_reclaim_direct(NULL);
 }
 
 /* Some programs call malloc_trim thousands of times a second (stress-ng does, once per few frees).
@@ -92,5 +92,5 @@ PP_API int pp_malloc_trim(size_t pad)
     if (now - last < 10)
         return pp_reclaim_free_memory() > 0;
     atomic_store_explicit(&last_full_ms, now, memory_order_relaxed);
-    return pp_reclaim_direct() > 0;
+    return pp_reclaim_direct(NULL) > 0;
 }

@@ -33,13 +33,13 @@ static void *large_alloc(size_t size, size_t align, bool *zero)
     if (!h)
         return NULL;
     size_t npages = pages_of(size);
-    if (!pp_reclaim_admit(npages << PP_PAGE_SHIFT))
+    if (!pp_reclaim_admit(npages << PP_PAGE_SHIFT, NULL))
         return NULL;
     size_t align_pages = align > PP_PAGE_SIZE ? align >> PP_PAGE_SHIFT : 1;
     bool cold = false;
     uintptr_t b = pp_buddy_alloc_run(h->pool, npages, align_pages, &cold);
     if (!b) {
-        pp_reclaim_direct();                /* mmap refused: give back what we hold, try once more */
+        pp_reclaim_direct(NULL);                /* mmap refused: give back what we hold, try once more */
         b = pp_buddy_alloc_run(h->pool, npages, align_pages, &cold);
         if (!b)
             return NULL;
@@ -75,11 +75,11 @@ static void large_shrink(struct pp_region *r, unsigned pi, size_t npages)
 static void *huge_alloc(size_t size, size_t align)
 {
     struct pp_heap *h = heap_get();
-    if (!pp_reclaim_admit(size))
+    if (!pp_reclaim_admit(size, NULL))
         return NULL;
     struct pp_region *r = pp_region_huge_alloc(size, align, h ? h->node : 0);
     if (!r) {
-        pp_reclaim_direct();
+        pp_reclaim_direct(NULL);
         r = pp_region_huge_alloc(size, align, h ? h->node : 0);
         if (!r)
             return NULL;

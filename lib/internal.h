@@ -84,7 +84,7 @@ PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *wha
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
     X(slow_calls_exited) X(direct_reclaims) X(wmark_wakeups) X(released_wmark) X(released_direct) X(mmap_calls) X(madvise_calls) X(released) \
-    X(in_use_pages) X(huge_bytes) X(threads) X(threads_live) X(slab_purged_pages) X(released_slab)
+    X(in_use_pages) X(huge_bytes) X(threads) X(threads_live) X(slab_purged_pages) X(released_slab) X(captures)
 struct pp_counters {
 #define PP_COUNTER_FIELD(n) _Atomic size_t n;
     PP_COUNTERS(PP_COUNTER_FIELD)
@@ -199,7 +199,7 @@ PP_HIDDEN void pp_buddy_pages_out(size_t *hot, size_t *cold);
 PP_HIDDEN void pp_pcp_init(struct pp_pcp *pcp);
 PP_HIDDEN uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order);
 PP_HIDDEN void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsigned order);
-PP_HIDDEN size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool);
+PP_HIDDEN size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool, struct pp_capture *capc);
 PP_HIDDEN size_t pp_pcp_drain_idle(struct pp_pcp *pcp, struct pp_pool *pool);
 
 /* ---- "sizeclass.c" ---- */
@@ -251,7 +251,7 @@ PP_HIDDEN extern struct pp_heap pp_heap_empty;
 PP_HIDDEN extern __thread struct pp_heap *pp_tls_heap;
 PP_HIDDEN struct pp_heap *pp_thread_heap_init(void);
 PP_HIDDEN void pp_thread_init_once(void);
-PP_HIDDEN size_t pp_thread_drain_all(void);
+PP_HIDDEN size_t pp_thread_drain_all(struct pp_capture *capc);
 PP_HIDDEN size_t pp_thread_drain_idle(void);
 PP_HIDDEN void pp_thread_retire_parked(void);
 PP_HIDDEN size_t pp_thread_cached_pages(uint64_t *slow_calls);
@@ -263,9 +263,9 @@ PP_HIDDEN void pp_reclaim_kick(void);
 PP_HIDDEN void pp_reclaim_fork_child(void);
 PP_HIDDEN size_t pp_reclaim_all_pools(void);
 PP_HIDDEN void pp_reclaim_init(void);
-PP_HIDDEN size_t pp_reclaim_direct(void);
+PP_HIDDEN size_t pp_reclaim_direct(struct pp_capture *capc);
 PP_HIDDEN size_t pp_reclaim_free_memory(void);
-PP_HIDDEN bool pp_reclaim_admit(size_t bytes);
+PP_HIDDEN bool pp_reclaim_admit(size_t bytes, struct pp_capture *capc);
 PP_HIDDEN size_t pp_reclaim_footprint(void);
 PP_HIDDEN size_t pp_reclaim_limit(bool *hard);
 

@@ -43,8 +43,9 @@ static uintptr_t pop(struct pp_pcp *pcp, unsigned order)
     return b;
 }
 
-/* Move about `pages` pages from the cache to the pool, largest orders first. Caller holds pcp lock. */
-static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t pages)
+/* Move about `pages` pages from the cache to the pool, largest orders first; a direct reclaimer's
+ * capture context rides along into the buddy. Caller holds pcp lock. */
+static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t pages, struct pp_capture *capc)
 {
     size_t done = 0;
     pthread_mutex_lock(&pool->lock);
@@ -53,7 +54,7 @@ static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t page
         while (done < pages && (b = pop(pcp, (unsigned)o))) {
             struct pp_region *r = pp_region_of(b);
             if (r->node == pool->node) {
-                pp_buddy_free_locked(pool, b, (unsigned)o, 0, NULL);
+                pp_buddy_free_locked(pool, b, (unsigned)o, 0, capc);
             } else {                       /* a block of another node (an adopted slab): its own pool */
                 pthread_mutex_unlock(&pool->lock);
                 pp_buddy_free(pp_pool_of(r->node), b, (unsigned)o);
@@ -103,7 +104,7 @@ void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsi
     pcp->ops++;
     push(pcp, block, order);
     if (pcp->pages > pcp->high)
-        drain_locked(pcp, pool, pcp->pages - pcp->high + pcp->batch);
+        drain_locked(pcp, pool, pcp->pages - pcp->high + pcp->batch, NULL);
     pthread_mutex_unlock(&pcp->lock);
 }
 
@@ -113,17 +114,17 @@ size_t pp_pcp_drain_idle(struct pp_pcp *pcp, struct pp_pool *pool)
     size_t n = 0;
     pthread_mutex_lock(&pcp->lock);
     if (pcp->ops == pcp->ops_seen && pcp->pages)
-        n = drain_locked(pcp, pool, pcp->pages);
+        n = drain_locked(pcp, pool, pcp->pages, NULL);
     pcp->ops_seen = pcp->ops;
     pthread_mutex_unlock(&pcp->lock);
     return n;
 }
 
 /* Drain everything (reclaim, thread exit, malloc_trim). Any thread may call it for any cache. */
-size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool)
+size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool, struct pp_capture *capc)
 {
     pthread_mutex_lock(&pcp->lock);
-    size_t n = drain_locked(pcp, pool, pcp->pages);
+    size_t n = drain_locked(pcp, pool, pcp->pages, capc);
     pthread_mutex_unlock(&pcp->lock);
     return n;
 }

@@ -255,7 +255,7 @@ static void watermark_reclaim(void)
     if (headroom() < wm_high)
         pp_reclaim_all_pools();
     if (headroom() < wm_high) {
-        pp_thread_drain_all();
+        pp_thread_drain_all(NULL);
         pp_reclaim_all_pools();
     }
     pp_stat_add(released_wmark, atomic_load(&pp_counters.released) - before);
@@ -282,7 +282,7 @@ size_t pp_reclaim_footprint(void)
  * half-empty ones, parked heaps, empty abandoned slabs, every thread's page cache, every hot free
  * block, every resident banked region. This is the one place that reaches up (caches, slabs) as
  * well as down (pools, bank, OS). */
-size_t pp_reclaim_direct(void)
+size_t pp_reclaim_direct(struct pp_capture *capc)
 {
     size_t before = atomic_load(&pp_counters.released);
     size_t slab_before = atomic_load(&pp_counters.released_slab);
@@ -290,7 +290,7 @@ size_t pp_reclaim_direct(void)
     pp_slab_purge_sparse(true);
     pp_thread_retire_parked();
     pp_slab_reclaim_abandoned();
-    pp_thread_drain_all();
+    pp_thread_drain_all(capc);              /* the caller's block, once coalesced, is its own */
     pp_reclaim_all_pools();
     pp_region_bank_purge(0);
     size_t released = atomic_load(&pp_counters.released) - before;
@@ -312,7 +312,7 @@ size_t pp_reclaim_free_memory(void)
  * yes, and the background thread is woken to make room. Below min, the caller reclaims first
  * (direct reclaim); then, over the limit, a soft limit grows anyway (and does not reclaim again
  * until it has grown by another 1/16 of the limit) and a hard limit says no (ENOMEM). */
-bool pp_reclaim_admit(size_t bytes)
+bool pp_reclaim_admit(size_t bytes, struct pp_capture *capc)
 {
     if (PP_LIKELY(!limit_bytes))
         return true;
@@ -331,7 +331,11 @@ bool pp_reclaim_admit(size_t bytes)
     if (!limit_hard && after <= atomic_load(&backoff_until))
         return true;
     pp_stat_add(direct_reclaims, 1);
-    pp_reclaim_direct();
+    pp_reclaim_direct(capc);
+    if (capc && capc->block) {
+        pp_stat_add(captures, 1);
+        return true;                        /* the pool does not grow: the caller uses its capture */
+    }
     fp = pp_reclaim_footprint();
     if (fp + bytes <= limit_bytes)
         return true;                        /* under the limit, if not above min: let it go */

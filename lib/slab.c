@@ -189,14 +189,19 @@ static bool refill(struct pp_slab *s)
 static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
 {
     unsigned order = pp_class_order[cls];
-    if (!pp_reclaim_admit(PP_PAGE_SIZE << order))
+    /* a direct reclaim on the way keeps the block it frees (capture, seeds 000/001/003): the block
+     * of this order and node that its frees coalesce first is handed back here, not to the lists */
+    struct pp_capture capc = { .pool = h->pool, .order = order };
+    if (!pp_reclaim_admit(PP_PAGE_SIZE << order, &capc))
         return NULL;
-    uintptr_t block = pp_pcp_alloc(&h->pcp, h->pool, order);
+    uintptr_t block = capc.block ? capc.block : pp_pcp_alloc(&h->pcp, h->pool, order);
     if (!block) {
-        pp_reclaim_direct();                /* memory may sit in other threads' caches (M10) */
-        block = pp_pcp_alloc(&h->pcp, h->pool, order);
+        pp_reclaim_direct(&capc);           /* memory may sit in other threads' caches (M10) */
+        block = capc.block ? capc.block : pp_pcp_alloc(&h->pcp, h->pool, order);
         if (!block)
             return NULL;
+        if (capc.block)
+            pp_stat_add(captures, 1);
     }
     struct pp_slab *s = desc_alloc();
     if (!s) {

@@ -45,6 +45,7 @@ void pp_stats_get(struct pp_stats *out)
     out->wmark_wakeups = atomic_load(&pp_counters.wmark_wakeups);
     /* everything not released on demand or for the limit was released by the decay */
     out->released_slab = atomic_load(&pp_counters.released_slab);
+    out->captures = atomic_load(&pp_counters.captures);
     size_t on_demand = atomic_load(&pp_counters.released_wmark) + atomic_load(&pp_counters.released_direct) + out->released_slab;
     out->released_decay = out->released > on_demand ? out->released - on_demand : 0;
     out->released_wmark = atomic_load(&pp_counters.released_wmark);
@@ -81,9 +82,9 @@ void pp_stats_print(int fd)
     line(fd, "  by direct", s.released_direct);
     line(fd, "  in slabs", s.released_slab);
     if (s.limit) {
-        n = pp_format(buf, sizeof(buf), "pagepool:   limit        %10zu KiB (%s), %lu direct reclaims, %lu watermark wake-ups\n",
+        n = pp_format(buf, sizeof(buf), "pagepool:   limit        %10zu KiB (%s), %lu direct reclaims (%lu kept their block), %lu watermark wake-ups\n",
                       s.limit >> 10, s.limit_hard ? "hard" : "soft", (unsigned long)s.direct_reclaims,
-                      (unsigned long)s.wmark_wakeups);
+                      (unsigned long)s.captures, (unsigned long)s.wmark_wakeups);
         pp_os_write(fd, buf, (size_t)n);
     }
     n = pp_format(buf, sizeof(buf), "pagepool:   pages handed out hot (page faults avoided) %zu, cold %zu\n",

@@ -161,7 +161,7 @@ static void recycle_zombies_locked(void)
 static void heap_retire(struct pp_heap *h)
 {
     pp_slab_abandon_all(h);
-    pp_pcp_drain(&h->pcp, h->pool);
+    pp_pcp_drain(&h->pcp, h->pool, NULL);
     atomic_store(&h->state, PP_HEAP_DEAD);
     pp_stat_add(slow_calls_exited, h->slow_calls);
     h->slow_calls = 0;
@@ -242,20 +242,20 @@ void pp_thread_retire_parked(void)
 /* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure). */
 /* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure), or
  * only those not used since the previous idle pass (the background decay). */
-static size_t drain(bool idle_only)
+static size_t drain(bool idle_only, struct pp_capture *capc)
 {
     size_t pages = 0;
     struct pp_heap *h;
     rcu_read_lock();
     cds_list_for_each_entry_rcu(h, &registry, registry)
         if (atomic_load(&h->state) != PP_HEAP_DEAD)
-            pages += idle_only ? pp_pcp_drain_idle(&h->pcp, h->pool) : pp_pcp_drain(&h->pcp, h->pool);
+            pages += idle_only ? pp_pcp_drain_idle(&h->pcp, h->pool) : pp_pcp_drain(&h->pcp, h->pool, capc);
     rcu_read_unlock();
     return pages;
 }
 
-size_t pp_thread_drain_all(void) { return drain(false); }
-size_t pp_thread_drain_idle(void) { return drain(true); }
+size_t pp_thread_drain_all(struct pp_capture *capc) { return drain(false, capc); }
+size_t pp_thread_drain_idle(void) { return drain(true, NULL); }
 
 /* Pages in every thread's page cache; also sums the heaps' slow-path counters. */
 size_t pp_thread_cached_pages(uint64_t *slow_calls)

@@ -1,10 +1,12 @@
 /* The memory limit through the preloaded allocator: PAGEPOOL_LIMIT with PAGEPOOL_LIMIT_MODE=hard
  * makes allocations fail with ENOMEM once reclaim cannot keep the pool under the limit, and they
- * succeed again after frees; a soft limit reclaims and then grows anyway.
+ * succeed again after frees, and a direct reclaimer keeps the block its own reclaim freed
+ * (capture); a soft limit reclaims and then grows anyway.
  * Run as: test_limit hard (PAGEPOOL_LIMIT=64M, PAGEPOOL_LIMIT_MODE=hard) or test_limit soft. */
 #include "../test.h"
 #include <errno.h>
 #include <pagepool.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +72,66 @@ TEST_BEGIN(test_soft_limit_grows)
 }
 TEST_END
 
+/* Capture: another thread frees small objects and keeps their empty slabs in its page cache; the
+ * main thread, at the limit, reclaims directly and keeps the block its drain coalesced. */
+enum { SMALL = 48, NSMALL = 600000 };       /* about 28 MiB of 48-byte objects */
+static void **small_objs;
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static int stage;
+
+static void *fill_free_and_hold(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NSMALL; i++)
+        small_objs[i] = malloc(SMALL);
+    for (int i = 0; i < NSMALL; i++)
+        free(small_objs[i]);                /* empty slabs: into this thread's page cache */
+    pthread_mutex_lock(&hold_lock);
+    stage = 1;
+    pthread_cond_broadcast(&hold_cond);
+    while (stage != 2)                      /* stay alive: the cache stays this thread's */
+        pthread_cond_wait(&hold_cond, &hold_lock);
+    pthread_mutex_unlock(&hold_lock);
+    return NULL;
+}
+
+TEST_BEGIN(test_direct_reclaim_captures)
+{
+    small_objs = calloc(NSMALL, sizeof(void *));
+    size_t got = fill_until(34 * MiB);      /* with the other thread's 28 MiB: at the limit */
+    pthread_t t;
+    pthread_create(&t, NULL, fill_free_and_hold, NULL);
+    pthread_mutex_lock(&hold_lock);
+    while (stage != 1)
+        pthread_cond_wait(&hold_cond, &hold_lock);
+    pthread_mutex_unlock(&hold_lock);
+    struct pp_stats a, b;
+    pp_stats_get(&a);
+    /* small objects here need new slabs: each must come through direct reclaim */
+    static void *mine[200000];
+    int n = 0;
+    while (n < 200000 && (mine[n] = malloc(SMALL)))
+        n++;
+    pp_stats_get(&b);
+    expect_int_eq(n, 200000, "small allocations succeed at the limit (%d)", n);
+    expect_true(b.direct_reclaims > a.direct_reclaims, "they reclaimed (%lu)", (unsigned long)(b.direct_reclaims - a.direct_reclaims));
+    expect_true(b.captures > a.captures, "and kept the block their reclaim freed (%lu captures)",
+                (unsigned long)(b.captures - a.captures));
+    expect_true(b.footprint <= 64 * MiB, "the footprint stays under the hard limit (%zu MiB)", b.footprint / MiB);
+    for (int i = 0; i < n; i++)
+        free(mine[i]);
+    pthread_mutex_lock(&hold_lock);
+    stage = 2;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_lock);
+    pthread_join(t, NULL);
+    free_all();
+    free(small_objs);
+    (void)got;
+}
+TEST_END
+
 int main(int argc, char **argv)
 {
     const char *limit = getenv("PAGEPOOL_LIMIT");
@@ -78,6 +140,6 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "hard"))
-        return RUN_TESTS(test_hard_limit_enomem_and_recovery);
+        return RUN_TESTS(test_hard_limit_enomem_and_recovery, test_direct_reclaim_captures);
     return RUN_TESTS(test_soft_limit_grows);
 }

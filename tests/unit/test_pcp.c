@@ -22,7 +22,7 @@ TEST_BEGIN(test_refill_is_batched)
     pp_pcp_free(&pcp, pool, b, 0);
     pp_pcp_free(&pcp, pool, b2, 0);
     expect_int_eq(pcp.pages, 16, "both back in the cache");
-    expect_zu_eq(pp_pcp_drain(&pcp, pool), 16, "drain returns every page");
+    expect_zu_eq(pp_pcp_drain(&pcp, pool, NULL), 16, "drain returns every page");
     expect_int_eq(pcp.pages, 0, "empty after drain");
     expect_zu_eq(pool->nr_free, free0, "pool is whole again");
 }
@@ -41,7 +41,7 @@ TEST_BEGIN(test_high_limit_drains)
         pp_pcp_free(&pcp, pool, blocks[i], 0);
         expect_true(pcp.pages <= pcp.high, "never above high (%u pages after %d frees)", pcp.pages, i);
     }
-    pp_pcp_drain(&pcp, pool);
+    pp_pcp_drain(&pcp, pool, NULL);
     pthread_mutex_lock(&pool->lock);
     expect_true(pp_buddy_is_valid(pool), "invariants after drains");
     pthread_mutex_unlock(&pool->lock);

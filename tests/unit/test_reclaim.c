@@ -135,7 +135,7 @@ TEST_BEGIN(test_watermarks)
     expect_true(s1.released_wmark > s0.released_wmark, "released bytes counted by reason");
     /* below min: the allocating thread reclaims itself */
     uint64_t direct0 = s1.direct_reclaims;
-    expect_true(pp_reclaim_admit(room - (size_t)pp_opt.limit / 128), "an allocation within the limit is admitted");
+    expect_true(pp_reclaim_admit(room - (size_t)pp_opt.limit / 128, NULL), "an allocation within the limit is admitted");
     pp_stats_get(&s1);
     expect_true(s1.direct_reclaims == direct0 + 1, "after a direct reclaim (headroom would fall below min)");
     pp_opt.limit = saved_limit;
