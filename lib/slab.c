@@ -233,7 +233,7 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
 
 static uint32_t sparse_drop(struct pp_slab *s);
 static void sparse_feedback(struct pp_heap *h, unsigned cls, uint32_t npurged);
-static bool purge_block(uintptr_t a, size_t pages);
+static bool purge_block(uintptr_t a, size_t pages, size_t fresh);
 
 /* Give an empty slab's block back (to the caller's page cache when there is one). */
 static void slab_release(struct pp_heap *h, struct pp_slab *s)
@@ -249,7 +249,7 @@ static void slab_release(struct pp_heap *h, struct pp_slab *s)
     if (PP_UNLIKELY(s->sparse)) {
         uint32_t npurged = sparse_drop(s);
         if (npurged * 2 >= pages)
-            cold = purge_block(s->start, pages);
+            cold = purge_block(s->start, pages, pages - npurged);
     }
     if (cold) {
         struct pp_pool *pool = pp_pool_of(r->node);
@@ -399,13 +399,14 @@ static uint32_t index_of(const struct pp_slab *s, const void *p)
     return (uint32_t)(((uintptr_t)p - s->start) / s->size);
 }
 
-static bool purge_block(uintptr_t a, size_t pages)
+/* Release pages [a, a + pages); `fresh` of them were resident (the others were released before). */
+static bool purge_block(uintptr_t a, size_t pages, size_t fresh)
 {
     if (pp_os_purge((void *)a, pages << PP_PAGE_SHIFT, pp_opt.purge_free ? PP_PURGE_FREE : PP_PURGE_DONTNEED))
         return false;
     pp_stat_add(madvise_calls, 1);
-    pp_released_add(pages << PP_PAGE_SHIFT);
-    pp_stat_add(released_slab, pages << PP_PAGE_SHIFT);
+    pp_released_add(fresh << PP_PAGE_SHIFT);
+    pp_stat_add(released_slab, fresh << PP_PAGE_SHIFT);
     return true;
 }
 
@@ -438,7 +439,7 @@ static void sparse_purge_locked(struct pp_slab *s, struct pp_sparse *sp)
             run++;
             continue;
         }
-        if (run && purge_block(s->start + ((uintptr_t)(j - run) << PP_PAGE_SHIFT), run)) {
+        if (run && purge_block(s->start + ((uintptr_t)(j - run) << PP_PAGE_SHIFT), run, run)) {
             for (uint32_t k = j - run; k < j; k++)
                 bit_set(sp->purged, k);
             sp->npurged += run;
@@ -913,6 +914,9 @@ void pp_slab_fork_child(void)
 {
     pthread_mutex_init(&desc_lock, NULL);
     pthread_mutex_init(&sparse_lock, NULL);
+    /* a thread that does not exist in the child may have held a sparse slab's lock (its own frees) */
+    for (struct pp_sparse *sp = sparse_first; sp; sp = sp->next)
+        sp_unlock(sp);
     for (unsigned c = 0; c < PP_NCLASSES; c++)
         pthread_mutex_init(&abandoned[c].lock, NULL);
 }
