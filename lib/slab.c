@@ -758,19 +758,27 @@ static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
         atomic_fetch_add_explicit(&h->remote_hint[s->cls], 1, memory_order_release);
 }
 
-/* Push the gathered remote frees (slow paths, thread exit, a full buffer, another slab). */
-void pp_slab_flush_remote(struct pp_heap *h)
+static void flush_class(struct pp_heap *h, unsigned cls)
 {
-    if (h->rbuf_n) {
-        push_remote(h->rbuf_slab, h->rbuf_head, h->rbuf_tail, h->rbuf_n);
-        h->rbuf_n = 0;
-        h->rbuf_slab = NULL;
-    }
+    struct pp_rbuf *rb = &h->rbuf[cls];
+    push_remote(rb->slab, rb->head, rb->tail, rb->n);
+    h->rbuf_total -= rb->n;
+    rb->n = 0;
+    rb->slab = NULL;
+    h->rbuf_used &= ~((uint64_t)1 << cls);
 }
 
-/* A free from a thread that does not own the slab. Consecutive frees to one slab (a consumer
- * freeing a producer's batch) are gathered, up to 64, and pushed with one CAS: the objects still
- * count in the slab's `used`, so the slab cannot go away meanwhile. */
+/* Push the gathered remote frees (slow paths, thread exit, too many held). */
+void pp_slab_flush_remote(struct pp_heap *h)
+{
+    for (uint64_t m = h->rbuf_used; m; m &= m - 1)
+        flush_class(h, (unsigned)__builtin_ctzll(m));
+}
+
+/* A free from a thread that does not own the slab. Frees to one slab (a consumer freeing a
+ * producer's batch) are gathered, up to 64, one slab per class, and pushed with one CAS: the
+ * objects still count in the slab's `used`, so the slab cannot go away meanwhile. A thread holds
+ * about 64 such objects, so a consumer that stops freeing keeps little from their owners. */
 void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
 {
     void **b = p;
@@ -785,16 +793,23 @@ void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
         push_remote(s, p, p, 1);
         return;
     }
-    if (h->rbuf_slab != s || h->rbuf_n >= 64) {
-        pp_slab_flush_remote(h);
-        h->rbuf_slab = s;
-        h->rbuf_tail = p;
+    unsigned cls = s->cls;
+    struct pp_rbuf *rb = &h->rbuf[cls];
+    if (rb->slab != s || rb->n >= 64) {
+        if (rb->n)
+            flush_class(h, cls);
+        else if (h->rbuf_total >= 64)
+            pp_slab_flush_remote(h);
+        rb->slab = s;
+        rb->tail = p;
         b[0] = NULL;
+        h->rbuf_used |= (uint64_t)1 << cls;
     } else {
-        b[0] = h->rbuf_head;
+        b[0] = rb->head;
     }
-    h->rbuf_head = p;
-    h->rbuf_n++;
+    rb->head = p;
+    rb->n++;
+    h->rbuf_total++;
 }
 
 /* ---- Thread exit: the heap's slabs are released if empty, else abandoned for adoption ---- */

@@ -181,10 +181,10 @@ struct pp_heap {
     uint32_t node;
     pid_t tid;
     uint64_t slow_calls;                  /* slow-path entries (statistics). owner; read racily */
-    /* remote frees to one slab, gathered to be pushed with one CAS (slab.c). owner */
-    struct pp_slab *rbuf_slab;
-    void *rbuf_head, *rbuf_tail;
-    uint32_t rbuf_n;
+    /* remote frees gathered per class, each to one slab, to be pushed with one CAS (slab.c). owner */
+    struct pp_rbuf { struct pp_slab *slab; void *head, *tail; uint32_t n; } rbuf[PP_NCLASSES];
+    uint64_t rbuf_used;                   /* classes whose rbuf holds objects */
+    uint32_t rbuf_total;                  /* objects held in all of them */
 };
 
 enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_PARKED, PP_HEAP_DEAD };
