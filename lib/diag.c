@@ -4,10 +4,15 @@
  * Everything here may run inside malloc, inside a signal handler or while pagepool starts, so it
  * formats into stack buffers (pp_format: %s %c %d %u %ld %lu %zu %x %lx %p %%, with width and '-')
  * and writes with write(2). A thread-local guard stops recursion if reporting itself fails.
+ * libunwind is loaded (dlopen) by the first report that wants a backtrace, not linked: linking it
+ * maps it and what it needs (liblzma, libgcc_s) into every process, about 190 KiB resident. The
+ * load allocates, so only a bad-pointer report (which runs with no pagepool lock held) loads it;
+ * an internal error prints a backtrace only if libunwind is already there.
  * Layer: side layer; calls os (write) and libunwind (backtraces, off the fast path only).
  */
 #include "internal.h"
 #include <pagepool.h>
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #define UNW_LOCAL_ONLY
@@ -134,29 +139,64 @@ PP_API void pp_set_error_handler(pp_error_handler_t *fn, void *arg)
     error_arg = arg;
 }
 
-static void backtrace_print(void)
+/* The libunwind entry points, by their real (architecture-prefixed) names: the API names are macros
+ * (unw_getcontext is function-like, hence its tdep name). */
+#define PP_STR2(x) #x
+#define PP_STR(x) PP_STR2(x)
+static struct {
+    int (*getcontext)(unw_context_t *);
+    int (*init_local)(unw_cursor_t *, unw_context_t *);
+    int (*step)(unw_cursor_t *);
+    int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+    int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
+} unw;
+static _Atomic int unw_state;               /* 0 not tried, 1 loaded, 2 unavailable */
+
+static bool unwind_load(bool may_allocate)
 {
+    int st = atomic_load(&unw_state);
+    if (st || !may_allocate)
+        return st == 1;
+    void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (lib) {
+        unw.getcontext = (int (*)(unw_context_t *))dlsym(lib, PP_STR(unw_tdep_getcontext));
+        unw.init_local = (int (*)(unw_cursor_t *, unw_context_t *))dlsym(lib, PP_STR(unw_init_local));
+        unw.step = (int (*)(unw_cursor_t *))dlsym(lib, PP_STR(unw_step));
+        unw.get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))dlsym(lib, PP_STR(unw_get_reg));
+        unw.get_proc_name = (int (*)(unw_cursor_t *, char *, size_t, unw_word_t *))dlsym(lib, PP_STR(unw_get_proc_name));
+    }
+    st = lib && unw.getcontext && unw.init_local && unw.step && unw.get_reg && unw.get_proc_name ? 1 : 2;
+    atomic_store(&unw_state, st);
+    return st == 1;
+}
+
+static void backtrace_print(bool may_allocate)
+{
+    if (!unwind_load(may_allocate)) {
+        pp_os_write(2, "pagepool:   (no backtrace: libunwind not loaded)\n", 49);
+        return;
+    }
     unw_context_t ctx;
     unw_cursor_t cur;
-    if (unw_getcontext(&ctx) || unw_init_local(&cur, &ctx))
+    if (unw.getcontext(&ctx) || unw.init_local(&cur, &ctx))
         return;
     char line[256], name[160];
-    for (int depth = 0; depth < 24 && unw_step(&cur) > 0; depth++) {
+    for (int depth = 0; depth < 24 && unw.step(&cur) > 0; depth++) {
         unw_word_t ip = 0, off = 0;
-        unw_get_reg(&cur, UNW_REG_IP, &ip);
-        if (unw_get_proc_name(&cur, name, sizeof(name), &off))
+        unw.get_reg(&cur, UNW_REG_IP, &ip);
+        if (unw.get_proc_name(&cur, name, sizeof(name), &off))
             strcpy(name, "?");
         int n = pp_format(line, sizeof(line), "pagepool:   #%d %p %s+0x%lx\n", depth, (void *)ip, name, (unsigned long)off);
         pp_os_write(2, line, (size_t)n);
     }
 }
 
-static __attribute__((noreturn)) void die(const char *msg)
+static __attribute__((noreturn)) void die(const char *msg, bool may_allocate)
 {
     if (in_fatal++ == 0) {
         pp_os_write(2, msg, strlen(msg));
         pp_os_write(2, "\n", 1);
-        backtrace_print();
+        backtrace_print(may_allocate);
         if (error_handler)
             error_handler(msg, error_arg);
     }
@@ -170,7 +210,7 @@ void pp_fatal(const char *fmt, ...)
     va_start(ap, fmt);
     pp_vformat(buf + 10, sizeof(buf) - 10, fmt, ap);
     va_end(ap);
-    die(buf);
+    die(buf, false);                        /* a lock may be held: loading libunwind would allocate */
 }
 
 /* "pagepool: free(): double free 0x7f..." or "... invalid pointer 0x1234 (not the start of a block)" */
@@ -179,7 +219,7 @@ void pp_bad_pointer(const char *call, const void *ptr, const char *what, const c
     char buf[256];
     pp_format(buf, sizeof(buf), "pagepool: %s(): %s %p%s%s%s", call, what, ptr,
               detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
-    die(buf);
+    die(buf, true);
 }
 
 void pp_assert_fail(const char *expr, const char *file, int line, const char *func)

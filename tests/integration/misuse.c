@@ -194,7 +194,14 @@ static void handler_then_abort(void)
     double_free_size(64);
 }
 
-TEST_BEGIN(test_free_stack) { EXPECT_MISUSE(free_stack, "free", "invalid pointer"); } TEST_END
+TEST_BEGIN(test_free_stack)
+{
+    EXPECT_MISUSE(free_stack, "free", "invalid pointer");
+    /* libunwind is loaded on demand for the report: the backtrace reaches the caller */
+    expect_true(strstr(test_abort_stderr_, "pagepool:   #0 ") && strstr(test_abort_stderr_, "free_stack"),
+                "a backtrace naming the caller follows");
+}
+TEST_END
 TEST_BEGIN(test_free_wild)
 {
     EXPECT_MISUSE(free_wild, "free", "invalid pointer");
