@@ -23,7 +23,8 @@ int pp_os_map_fixed(void *addr, size_t size);                /* map fresh pages 
 uint64_t pp_os_now_ms(void);                                 /* monotonic, coarse (for decay) */
 size_t pp_os_cgroup_limit(void);                             /* the cgroup v2 memory.high/max, 0 if none */
 int pp_os_bind(void *addr, size_t size, unsigned node);      /* mbind to one node */
-unsigned pp_os_numa_nodes(void);                             /* configured nodes, >= 1 */
+unsigned pp_os_numa_nodes(void);                             /* configured nodes, >= 1 (no allocation) */
+void pp_os_numa_load(void);                                  /* after start-up (may allocate): libnuma, if NUMA */
 unsigned pp_os_cpu_node(void);                               /* node of the calling thread's cpu */
 pid_t pp_os_gettid(void);
 uint64_t pp_os_random(void);                                 /* from the kernel's AT_RANDOM bytes */

@@ -6,8 +6,8 @@
  * Layer: called by region.c (maps, purges, binding) and the side layer (write, random, tid).
  */
 #include "os.h"
+#include <dlfcn.h>
 #include <errno.h>
-#include <numa.h>
 #include <numaif.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -139,29 +139,64 @@ uint64_t pp_os_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* NUMA. The node count comes from sysfs, read with plain syscalls (no allocation: start-up needs
+ * it before malloc works), as libnuma's numa_max_node() + 1 would. libnuma itself is loaded with
+ * dlopen only on a machine with more than one node, once start-up is done (pp_os_numa_load):
+ * linking it runs its constructor in every process, about 280 KiB of resident memory for a
+ * single-node machine that never binds anything. Regions mapped before that are not bound
+ * (first touch places them). */
 static unsigned numa_nodes_cached;
+static long (*numa_mbind)(void *, unsigned long, int, const unsigned long *, unsigned long, unsigned);
 
 unsigned pp_os_numa_nodes(void)
 {
     if (numa_nodes_cached)
         return numa_nodes_cached;
-    unsigned n = 1;
-    if (numa_available() >= 0) {
-        int max = numa_max_node();
-        n = max >= 0 ? (unsigned)max + 1 : 1;
+    KEEP_ERRNO;
+    unsigned max = 0, cur = 0;
+    bool digits = false;
+    char buf[256];
+    int fd = open("/sys/devices/system/node/online", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    for (ssize_t i = 0; i <= n; i++) {        /* "0", "0-3", "0,2-5\n": the highest number */
+        char c = i < n ? buf[i] : '\0';
+        if (c >= '0' && c <= '9') {
+            cur = cur * 10 + (unsigned)(c - '0');
+            digits = true;
+        } else {
+            if (digits && cur > max)
+                max = cur;
+            cur = 0;
+            digits = false;
+        }
     }
-    numa_nodes_cached = n;
-    return n;
+    numa_nodes_cached = max + 1 > 64 ? 64 : max + 1;
+    return numa_nodes_cached;
+}
+
+void pp_os_numa_load(void)
+{
+    KEEP_ERRNO;
+    if (pp_os_numa_nodes() <= 1)
+        return;
+    void *lib = dlopen("libnuma.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return;
+    int (*available)(void) = (int (*)(void))dlsym(lib, "numa_available");
+    if (available && available() >= 0)
+        numa_mbind = (long (*)(void *, unsigned long, int, const unsigned long *, unsigned long, unsigned))dlsym(lib, "mbind");
 }
 
 int pp_os_bind(void *addr, size_t size, unsigned node)
 {
     KEEP_ERRNO;
-    if (pp_os_numa_nodes() <= 1 || node >= 64)
+    if (!numa_mbind || node >= 64)
         return 0;
     unsigned long mask = 1ul << node;
     /* preferred, not bind: a full node must not turn into SIGBUS on first touch */
-    return mbind(addr, size, MPOL_PREFERRED, &mask, 64, 0) ? errno : 0;
+    return numa_mbind(addr, size, MPOL_PREFERRED, &mask, 64, 0) ? errno : 0;
 }
 
 unsigned pp_os_cpu_node(void)

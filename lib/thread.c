@@ -79,6 +79,7 @@ void pp_thread_init_once(void)
         atomic_store_explicit(&pp_init_state, 2, memory_order_release);
         /* from here on, malloc works: these may allocate */
         pthread_atfork(fork_prepare, fork_parent, fork_child);
+        pp_os_numa_load();
         if (pp_opt.stats_signal) {
             struct sigaction sa;
             memset(&sa, 0, sizeof(sa));

@@ -97,6 +97,7 @@ size_t pp_os_cgroup_limit(void) { return 0; }
 
 int pp_os_bind(void *addr, size_t size, unsigned node) { record('b', addr, size, (int)node); return 0; }
 unsigned pp_os_numa_nodes(void) { return fake_os.nodes; }
+void pp_os_numa_load(void) {}
 unsigned pp_os_cpu_node(void) { return 0; }
 pid_t pp_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 uint64_t pp_os_random(void) { return 0x5eed5eed5eed5eedull; }
