@@ -24,6 +24,8 @@ PP_HIDDEN pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
 PP_HIDDEN struct pp_region pp_region_dead = { .kind = PP_REGION_DEAD };
 
 #define BANK_CHUNK_REGIONS 16           /* regions mapped per mmap call (32 MiB of address space) */
+#define BANK_FIRST_REGIONS 4            /* the first chunks are smaller: each region's descriptor
+                                         * costs a resident page, which a small program never uses */
 #define META_CHUNK (4u << 20)
 
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -127,8 +129,12 @@ static void region_advise(void *base, size_t size)
 /* Map at least n new regions, address-contiguous and aligned to align; they enter cold. */
 static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
 {
-    if (n < BANK_CHUNK_REGIONS)
-        n = BANK_CHUNK_REGIONS;
+    /* 4, 4, 8, 16, 16 ... regions: doubling up to a full chunk */
+    uint32_t chunk = b->nregions < BANK_FIRST_REGIONS ? BANK_FIRST_REGIONS : b->nregions;
+    if (chunk > BANK_CHUNK_REGIONS)
+        chunk = BANK_CHUNK_REGIONS;
+    if (n < chunk)
+        n = chunk;
     if (b->nregions + n > PP_MAX_REGIONS)
         return ENOMEM;
     void *p;
