@@ -23,22 +23,24 @@
  * A free object holds the free-list link in word 0 and pp_free_key in word 1; malloc clears word 1.
  * free() of an object whose word 1 is the key is a double free (the key is random per process).
  *
- * Sparse slabs (issue: memory pinned by a few live objects). A slab of 16 objects survives a random
- * 90% free with probability 0.9^16 = 18%, so freeing most of a heap would free few slabs. When a
- * slab on the partial list drops to a quarter of its capacity, its owner makes it sparse: every
- * free object moves from the free list (whose links live in the objects, and a released page would
- * cut it) into a bitmap, and each page that holds only free objects is released with madvise.
- * While sparse, `heap` is the owner with bit 0 set, so every free of its objects misses the fast
- * path's owner test and comes to pp_slab_free_remote:
- *   - the owner's free sets the object's bit (already set: a double free, since a released object
- *     has lost its key) and, if the slab is not current, releases the object's pages once they hold
- *     only free objects;
- *   - other threads' frees take the usual remote push; collect() moves them into the bitmap.
- * malloc takes a sparse slab back like any partial slab: refill links every free object of the
- * bitmap onto the free list, writing the key into each (a free-listed object must carry it), and
- * the slab is ordinary again; so the current slab is never sparse and never trades pages with the
- * OS. Released pages count in pp_counters.slab_purged_pages (not resident, so not in the
- * footprint) until the slab is taken back or goes to the pool. PAGEPOOL_DECAY_MS=-1 turns it off.
+ * Sparse slabs: memory pinned by a few live objects. After a random 90% free, a 16-object slab
+ * empties out only with probability 0.9^16 = 18%, so freeing most of a heap would free few slabs.
+ * When the owner's free() brings a partial slab down to a quarter of its objects (and to at most
+ * two a page), the slab turns sparse, in O(1): `heap` gets tag bit 0, so every later free of its
+ * objects misses the fast path's owner test and comes to pp_slab_free_remote. The owner's free
+ * sets the object's bit in a bitmap (struct pp_sparse; a set bit is a double free, since a
+ * released object has lost its key); other threads' frees take the usual remote push, and
+ * collect() moves them into the bitmap. The free list stays as it was. Once the slab has been
+ * sparse for a decay period, the reclaimer (pp_slab_purge_sparse, from the reclaim tick) folds
+ * the free list into the bitmap (its links live in the objects, and a released page would cut it)
+ * and releases every page that holds only free objects; the objects never carved, from `bump` on,
+ * count as free and stay out of both. The owner and the reclaimer exclude each other with the
+ * state's spin lock, which the reclaimer only try-locks. malloc takes a sparse slab back like any
+ * partial slab: refill links every bitmap object onto the free list with its key, and the slab is
+ * ordinary again, so the current slab is never sparse and never trades pages with the OS; if
+ * nothing had been released, the heap backs off for the class (sparse_feedback). Released pages
+ * count in pp_counters.slab_purged_pages (not resident, so not in the footprint) until the slab
+ * is taken back or goes to the pool. PAGEPOOL_DECAY_MS=-1 turns it off.
  * Layer: called by heap.c and the inline fast path; calls pcp.c and buddy.c.
  */
 #include "internal.h"
