@@ -278,10 +278,11 @@ size_t pp_reclaim_footprint(void)
     return pp_region_mapped_bytes() - ((cold_pages + slab_purged) << PP_PAGE_SHIFT) - cold_bank;
 }
 
-/* Release everything releasable: the calling thread's empty slabs and the free pages of its
- * half-empty ones, parked heaps, empty abandoned slabs, every thread's page cache, every hot free
- * block, every resident banked region. This is the one place that reaches up (caches, slabs) as
- * well as down (pools, bank, OS). */
+/* Release everything releasable: the calling thread's empty slabs, the free pages of every sparse
+ * slab (without waiting for the decay), parked heaps, empty abandoned slabs, every thread's page
+ * cache, every hot free block, every resident banked region. This is the one place that reaches up
+ * (caches, slabs) as well as down (pools, bank, OS). A capture context gets the first block of its
+ * order that the cache drain coalesces (counted in `captures`). */
 size_t pp_reclaim_direct(struct pp_capture *capc)
 {
     size_t before = atomic_load(&pp_counters.released);
@@ -291,6 +292,8 @@ size_t pp_reclaim_direct(struct pp_capture *capc)
     pp_thread_retire_parked();
     pp_slab_reclaim_abandoned();
     pp_thread_drain_all(capc);              /* the caller's block, once coalesced, is its own */
+    if (capc && capc->block)
+        pp_stat_add(captures, 1);
     pp_reclaim_all_pools();
     pp_region_bank_purge(0);
     size_t released = atomic_load(&pp_counters.released) - before;
@@ -332,10 +335,8 @@ bool pp_reclaim_admit(size_t bytes, struct pp_capture *capc)
         return true;
     pp_stat_add(direct_reclaims, 1);
     pp_reclaim_direct(capc);
-    if (capc && capc->block) {
-        pp_stat_add(captures, 1);
+    if (capc && capc->block)
         return true;                        /* the pool does not grow: the caller uses its capture */
-    }
     fp = pp_reclaim_footprint();
     if (fp + bytes <= limit_bytes)
         return true;                        /* under the limit, if not above min: let it go */

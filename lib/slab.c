@@ -124,12 +124,12 @@ static inline void set_notify(struct pp_slab *s, uint32_t at)
 static bool keep_empty(struct pp_heap *h, unsigned cls) { return h->partial[cls].count < 2; }
 
 /* ---- Objects ---- */
+static void sparse_take(struct pp_slab *s, void **list);
+
 /* Take the remote frees (owner only): two exchanges and no walk of the list (whose objects sit in
  * other cores' caches). The count is taken before the list, and freers add to it after pushing, so
  * every object counted is in the list taken: `used` may lag (a count still to come), never lead,
  * and a slab is never released while a free is in flight. Returns whether objects came. */
-static void sparse_take(struct pp_slab *s, void **list);
-
 static bool collect(struct pp_slab *s)
 {
     if (!atomic_load_explicit(&s->thread_free, memory_order_relaxed))
@@ -202,8 +202,6 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
         block = capc.block ? capc.block : pp_pcp_alloc(&h->pcp, h->pool, order);
         if (!block)
             return NULL;
-        if (capc.block)
-            pp_stat_add(captures, 1);
     }
     struct pp_slab *s = desc_alloc();
     if (!s) {
@@ -492,10 +490,9 @@ static void sparse_feedback(struct pp_heap *h, unsigned cls, uint32_t npurged)
     h->sparse_skip[cls] = b;
 }
 
-/* The slab stops being sparse (taken back or released): off the list, and once the reclaimer is
- * done with it, the state goes. Its released pages count as resident again from here (the slab
- * is about to be used, or its block freed). Returns the pages that were released. */
-PP_NOINLINE static uint32_t sparse_drop(struct pp_slab *s)
+/* The slab stops being sparse (taken back or released). First off the list, and past any release
+ * pass in flight: from then on the state is the owner's alone. */
+static struct pp_sparse *sparse_detach(struct pp_slab *s)
 {
     struct pp_sparse *sp = s->sparse;
     pthread_mutex_lock(&sparse_lock);
@@ -503,6 +500,13 @@ PP_NOINLINE static uint32_t sparse_drop(struct pp_slab *s)
     pthread_mutex_unlock(&sparse_lock);
     sp_lock(sp);                            /* wait for a release pass in flight */
     sp_unlock(sp);
+    return sp;
+}
+
+/* Then the state goes and the slab is ordinary. Its released pages count as resident again (the
+ * slab is about to be used, or its block freed). Returns the pages that were released. */
+static uint32_t sparse_finish(struct pp_slab *s, struct pp_sparse *sp)
+{
     uint32_t npurged = sp->npurged;
     pp_slab_purged_sub(npurged);
     s->sparse = NULL;
@@ -512,6 +516,9 @@ PP_NOINLINE static uint32_t sparse_drop(struct pp_slab *s)
         atomic_store_explicit(&s->heap, untag(h), memory_order_release);
     return npurged;
 }
+
+/* The slab's block goes back to the pool. */
+PP_NOINLINE static uint32_t sparse_drop(struct pp_slab *s) { return sparse_finish(s, sparse_detach(s)); }
 
 /* Remote frees collected into the bitmap. They passed the fast path's checks, but a released
  * object has lost its key, so the bit is the double-free test. */
@@ -539,11 +546,7 @@ PP_NOINLINE static void sparse_take(struct pp_slab *s, void **list)
  * send every free() through the slow path while the program churns on it. */
 PP_NOINLINE static bool sparse_unpack(struct pp_slab *s)
 {
-    struct pp_sparse *sp = s->sparse;
-    pthread_mutex_lock(&sparse_lock);       /* off the list first: the reclaimer cannot start on it */
-    sparse_unlink_locked(sp);
-    pthread_mutex_unlock(&sparse_lock);
-    sp_lock(sp);
+    struct pp_sparse *sp = sparse_detach(s);
     uint32_t words = (s->capacity + 63) / 64;
     void **head = NULL, **last = NULL;
     for (uint32_t w = 0; w < words; w++)
@@ -558,12 +561,8 @@ PP_NOINLINE static bool sparse_unpack(struct pp_slab *s)
         last[0] = s->free;
         s->free = head;
     }
-    sp_unlock(sp);
-    pp_slab_purged_sub(sp->npurged);
-    sparse_feedback(untag(atomic_load_explicit(&s->heap, memory_order_relaxed)), s->cls, sp->npurged);
-    s->sparse = NULL;
-    sparse_free_state(sp);
-    atomic_store_explicit(&s->heap, untag(atomic_load_explicit(&s->heap, memory_order_relaxed)), memory_order_release);
+    uint32_t npurged = sparse_finish(s, sp);
+    sparse_feedback(atomic_load_explicit(&s->heap, memory_order_relaxed), s->cls, npurged);
     return s->free != NULL;
 }
 

@@ -89,14 +89,26 @@ TEST_BEGIN(test_aligned_run)
 }
 TEST_END
 
+/* Two whole regions taken from the pool, the one with the lower bank index in *lo. */
+static void two_regions(uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = pp_buddy_alloc(pool, 9);
+    *hi = pp_buddy_alloc(pool, 9);
+    expect_true(*lo && *hi && *lo != *hi, "two regions");
+    if (pp_region_of(*lo)->idx > pp_region_of(*hi)->idx) {
+        uintptr_t t = *lo;
+        *lo = *hi;
+        *hi = t;
+    }
+}
+
 TEST_BEGIN(test_lowest_region_first)
 {
     /* take two whole regions, free the higher one's pages, keep one page of the lower: new
      * allocations must come from the lower region although the higher one has more free */
-    uintptr_t lo = pp_buddy_alloc(pool, 9), hi = pp_buddy_alloc(pool, 9);
-    expect_true(lo && hi && lo != hi, "two regions");
-    struct pp_region *rlo = pp_region_of(lo), *rhi = pp_region_of(hi);
-    if (rlo->idx > rhi->idx) { uintptr_t t = lo; lo = hi; hi = t; struct pp_region *tr = rlo; rlo = rhi; rhi = tr; }
+    uintptr_t lo, hi;
+    two_regions(&lo, &hi);
+    struct pp_region *rlo = pp_region_of(lo);
     /* give back all but one page of each: free as runs */
     pp_buddy_free_run(pool, lo + PP_PAGE_SIZE, PP_REGION_PAGES - 1);
     pp_buddy_free_run(pool, hi + PP_PAGE_SIZE, PP_REGION_PAGES - 1);
@@ -116,10 +128,9 @@ TEST_BEGIN(test_densest_region_first)
 {
     /* the higher region keeps 64 pages in use, the lower one 1: a block that both can give comes
      * from the higher, denser one, so the sparser region is the one that drains */
-    uintptr_t lo = pp_buddy_alloc(pool, 9), hi = pp_buddy_alloc(pool, 9);
-    expect_true(lo && hi && lo != hi, "two regions");
+    uintptr_t lo, hi;
+    two_regions(&lo, &hi);
     struct pp_region *rlo = pp_region_of(lo), *rhi = pp_region_of(hi);
-    if (rlo->idx > rhi->idx) { uintptr_t t = lo; lo = hi; hi = t; struct pp_region *tr = rlo; rlo = rhi; rhi = tr; }
     pp_buddy_free_run(pool, lo + PP_PAGE_SIZE, PP_REGION_PAGES - 1);
     pp_buddy_free_run(pool, hi + 64 * PP_PAGE_SIZE, PP_REGION_PAGES - 64);
     expect_zu_eq(pool->nr_free_of[rhi->idx], PP_REGION_PAGES - 64, "packed free count");
