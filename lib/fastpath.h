@@ -38,35 +38,32 @@ PP_INLINE void *pp_malloc_fast(size_t size)
     return pp_heap_malloc_generic(size);
 }
 
-/* Is a the start of an object that was handed out and is not already free?
- * Divisibility without a division: with magic = ceil(2^40 / size), size <= 2^15 and off < 2^19 (the
- * largest slab), off * magic mod 2^40 is below 2^19 when size divides off and at least 2^25
- * otherwise, so testing bits 20..39 for zero decides it (checked for every class and offset by the
- * unit test).
- * `a < bump` rejects never-used objects and, for the masked slab map lookup, addresses above 2^47.
- * The key (word 1) is read only for an object start: an invalid pointer may end a mapping. */
-PP_INLINE bool pp_slab_object_ok_key(const struct pp_slab *s, uintptr_t a, uintptr_t key)
-{
-    uint64_t t = (uint64_t)(a - s->start) * s->magic;
-    return (((t << 24) >> 44) == 0) & (a < s->bump) && ((const uintptr_t *)a)[1] != key;
-}
-
+/* Is a the start of an object that was handed out and is not already free? One multiply and one
+ * compare decide "a is an object start below bump" (Lemire's divisibility test, with the quotient
+ * kept): with M = s->mul = floor(2^64 / size) + 1 (odd) and e = size * M - 2^64 (1..2 * size), an
+ * offset off = q * size + r maps to off * M mod 2^64 = q * e + r * M. For r = 0 that is q * e,
+ * below s->limit = carved * e exactly when q < carved; for r > 0 it is at least M >= 2^49 (size
+ * <= 2^15, off < 2^19), far above any limit. The unit test checks every class and offset.
+ * An address above 2^47 finds garbage in the slab map and may pass; the key load below then
+ * faults before anything is written, so such garbage crashes and never corrupts.
+ * The key: a free object's word 1 holds its slab's descriptor address, which no program can know
+ * or store, so a handed-out object never holds it (malloc clears word 1). It costs no load: s is
+ * in a register. Word 1 is read only for an object start: an invalid pointer may end a mapping. */
 PP_INLINE bool pp_slab_object_ok(const struct pp_slab *s, uintptr_t a)
 {
-    return pp_slab_object_ok_key(s, a, pp_free_key);
+    return (uint64_t)(a - s->start) * s->mul < s->limit && ((const uintptr_t *)a)[1] != (uintptr_t)s;
 }
 
 PP_INLINE void pp_free_fast(void *p, const char *call)
 {
     uintptr_t a = (uintptr_t)p;
-    struct pp_slab *s = pp_slab_of(a);
-    if (PP_LIKELY(s != NULL)) {
-        uintptr_t key = pp_free_key;        /* loaded once: the store below must not reload it */
-        if (PP_LIKELY(pp_slab_object_ok_key(s, a, key))) {
+    struct pp_slab *s = pp_slab_lookup(a);     /* the sentinel when a is not in a slab */
+    {
+        if (PP_LIKELY(pp_slab_object_ok(s, a))) {
             if (PP_LIKELY(atomic_load_explicit(&s->heap, memory_order_relaxed) == pp_tls_heap)) {
                 void **b = p;
                 b[0] = s->free;
-                b[1] = (void *)key;
+                b[1] = s;
                 s->free = b;
                 if (PP_UNLIKELY(--s->left == 0))
                     pp_slab_local_slow(s);

@@ -193,8 +193,7 @@ static void classify(const void *p, const char *call, struct where *w)
     case PP_PG_SLAB: {
         struct pp_slab *s = pp_slab_of(a);
         if (!pp_slab_object_ok(s, a)) {
-            uint64_t t = (uint64_t)(a - s->start) * s->magic;
-            if (((t << 24) >> 44) != 0 || a >= s->bump)
+            if ((uint64_t)(a - s->start) * s->mul >= s->limit)
                 pp_bad_pointer(call, p, "invalid pointer", "not the start of a block");
             pp_bad_pointer(call, p, "double free", NULL);
         }

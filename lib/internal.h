@@ -146,29 +146,49 @@ PP_INLINE struct pp_region *pp_region_of(uintptr_t a)
     return atomic_load_explicit(&(*leaf)[(a >> PP_REGION_SHIFT) & ((1u << PP_PAGEMAP_LEAF_BITS) - 1)], memory_order_relaxed);
 }
 
-/* The slab map: OS page -> slab descriptor, for the free fast path. Two levels: a top level by
- * address >> 30 and leaves of 2^18 pages (1 GiB). Top entries hold the leaf's offset from `zero`, an
- * all-zero leaf that is never written, so the whole map starts out zero (BSS: no relocations, no
- * start-up work) and a lookup needs no NULL test. The top index is masked, not range-checked: an
- * address above 2^47 aliases a low entry, and the caller's `a < slab->bump` test rejects it (every
- * slab lies below 2^47). Written by slab.c only, through pp_slabmap_set. */
-#define PP_SLABMAP_LEAF_BITS 18
+/* The slab map: OS page -> slab descriptor, for the free fast path. Two levels: a top entry per
+ * 4 GiB of address space (a >> 32) and leaves of 2^20 one-word entries (one per page, indexed by
+ * the low 32 bits of the address >> 12, so no mask). A leaf is 8 MiB of address space reserved
+ * read-only (MAP_NORESERVE); bank_grow makes the 4 KiB of entries that cover each new region
+ * writable. An entry holds its descriptor's offset from the leaf's start, and 0 means "no slab":
+ * the lookup then yields the leaf's start, read as a descriptor whose first word, `limit`, is the
+ * entry of the first page of the 4 GiB, which never holds a slab (bank_grow keeps such regions out
+ * of the pools). With limit 0 no address passes the object test, so an empty entry needs no NULL
+ * test. A top entry holds its leaf's offset from `pp_slabmap`, itself a leaf that is never written
+ * (BSS: reads as zero pages), so a missing leaf needs no test either, and the map works before
+ * start-up (free(NULL)). A lookup is two loads and six instructions.
+ * A flat map would save two more, but it needs 256 GiB of address space, which valgrind (64 GiB
+ * in all) and `ulimit -v` refuse.
+ * Plain loads: entries are aligned words, written before the slab's objects can reach any thread.
+ * The top index is not masked: an address above 2^47 reads garbage there, and the fast path then
+ * reads the freed object itself, which faults for such an address before anything is written (on
+ * 4-level paging; 5-level gives user addresses above 2^47 only to programs that ask for them). The
+ * other callers use pp_slab_of, which rejects those addresses first. Written by region.c only. */
+#define PP_SLABMAP_LEAF_BITS 20
 #define PP_SLABMAP_TOP (1u << (PP_VA_BITS - PP_PAGE_SHIFT - PP_SLABMAP_LEAF_BITS))
-typedef struct pp_slab *_Atomic pp_slabmap_leaf_t[1u << PP_SLABMAP_LEAF_BITS];
 struct pp_slabmap {
-    _Atomic uintptr_t top[PP_SLABMAP_TOP];   /* leaf address - &zero */
-    pp_slabmap_leaf_t zero;
+    uintptr_t zero[1u << PP_SLABMAP_LEAF_BITS];   /* the leaf that is never written */
+    uintptr_t top[PP_SLABMAP_TOP];                /* leaf - &pp_slabmap, or 0 */
 };
 PP_HIDDEN extern struct pp_slabmap pp_slabmap;
+PP_HIDDEN int pp_slabmap_commit(uintptr_t a, size_t size);
 PP_HIDDEN void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s);
+PP_INLINE const char *pp_slabmap_leaf(uintptr_t a)
+{
+    return (const char *)&pp_slabmap + pp_slabmap.top[a >> 32];
+}
+PP_INLINE struct pp_slab *pp_slab_lookup(uintptr_t a)
+{
+    const char *leaf = pp_slabmap_leaf(a);
+    return (struct pp_slab *)(leaf + ((const uintptr_t *)leaf)[(uint32_t)a >> PP_PAGE_SHIFT]);
+}
 PP_INLINE struct pp_slab *pp_slab_of(uintptr_t a)
 {
-    /* written as base + offset so that one address register serves both levels: the leaf entry is
-     * at base + offsetof(zero) + top[i] + j * 8, a single load with a displacement */
-    const char *base = (const char *)&pp_slabmap;
-    uintptr_t off = atomic_load_explicit(&pp_slabmap.top[(a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)) & (PP_SLABMAP_TOP - 1)], memory_order_relaxed);
-    const char *leaf = base + off + offsetof(struct pp_slabmap, zero);
-    return *(struct pp_slab *const *)(leaf + ((a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1)) * sizeof(void *));
+    if (PP_UNLIKELY(a >> PP_VA_BITS))
+        return NULL;
+    const char *leaf = pp_slabmap_leaf(a);
+    uintptr_t e = __atomic_load_n(&((const uintptr_t *)leaf)[(uint32_t)a >> PP_PAGE_SHIFT], __ATOMIC_ACQUIRE);
+    return e ? (struct pp_slab *)(leaf + e) : NULL;
 }
 PP_INLINE unsigned pp_page_index(uintptr_t a) { return (a >> PP_PAGE_SHIFT) & (PP_REGION_PAGES - 1); }
 PP_INLINE uintptr_t pp_page_addr(const struct pp_region *r, unsigned pi) { return r->base + ((uintptr_t)pi << PP_PAGE_SHIFT); }
@@ -222,7 +242,8 @@ PP_HIDDEN unsigned pp_size_class_aligned(size_t size, size_t align);  /* 0 when 
 
 /* ---- "slab.c" ---- */
 PP_HIDDEN extern struct pp_slab pp_slab_empty;
-PP_HIDDEN extern uintptr_t pp_free_key;
+/* The object test's multiplier (fastpath.h): floor(2^64 / size) + 1, made odd. */
+PP_INLINE uint64_t pp_slab_mul(uint32_t size) { return (UINT64_MAX / size + 1) | 1; }
 PP_HIDDEN void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls);
 PP_HIDDEN void pp_slab_local_slow(struct pp_slab *s);
 PP_HIDDEN void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call);

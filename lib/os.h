@@ -16,6 +16,9 @@
 enum pp_purge { PP_PURGE_DONTNEED = 0, PP_PURGE_FREE = 1 };
 
 int pp_os_map(size_t size, size_t align, void **out);       /* read/write, private, aligned to align */
+int pp_os_reserve(size_t size, void **out);                  /* address space only: reads as zero, no commit
+                                                              * charge, not dumped; pp_os_commit makes parts writable */
+int pp_os_commit(void *addr, size_t size);                   /* make part of a reservation read/write */
 int pp_os_purge(void *addr, size_t size, enum pp_purge how);  /* give the pages back; the range stays mapped */
 int pp_os_hugepage(void *addr, size_t size, bool on);        /* MADV_HUGEPAGE / MADV_NOHUGEPAGE */
 int pp_os_move(void *from, size_t size, void *to);           /* mremap the pages onto `to` (replacing it) */
@@ -27,7 +30,6 @@ unsigned pp_os_numa_nodes(void);                             /* configured nodes
 void pp_os_numa_load(void);                                  /* after start-up (may allocate): libnuma, if NUMA */
 unsigned pp_os_cpu_node(void);                               /* node of the calling thread's cpu */
 pid_t pp_os_gettid(void);
-uint64_t pp_os_random(void);                                 /* from the kernel's AT_RANDOM bytes */
 size_t pp_os_page_size(void);
 void pp_os_write(int fd, const char *buf, size_t len);       /* write(2), retried, errno kept */
 

@@ -9,7 +9,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <numaif.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
@@ -67,6 +66,25 @@ int pp_os_move(void *from, size_t size, void *to)
     KEEP_ERRNO;
     void *p = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
     return p == MAP_FAILED ? errno : 0;
+}
+
+int pp_os_reserve(size_t size, void **out)
+{
+    KEEP_ERRNO;
+    /* read-only private memory is never charged against the commit limit, whatever the overcommit
+     * mode; pp_os_commit charges only what it makes writable */
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    madvise(p, size, MADV_DONTDUMP);         /* a 256 GiB zero range in every core file helps nobody */
+    *out = p;
+    return 0;
+}
+
+int pp_os_commit(void *addr, size_t size)
+{
+    KEEP_ERRNO;
+    return mprotect(addr, size, PROT_READ | PROT_WRITE) ? errno : 0;
 }
 
 int pp_os_map_fixed(void *addr, size_t size)
@@ -209,18 +227,6 @@ unsigned pp_os_cpu_node(void)
 }
 
 pid_t pp_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
-
-uint64_t pp_os_random(void)
-{
-    const void *r = (const void *)getauxval(AT_RANDOM);    /* 16 bytes, not necessarily aligned */
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    if (r) {
-        uint64_t w[2];
-        memcpy(w, r, sizeof(w));
-        x = w[0] ^ w[1];
-    }
-    return x ^ (uint64_t)(uintptr_t)&numa_nodes_cached;   /* and the load address (ASLR) */
-}
 
 size_t pp_os_page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 

@@ -33,25 +33,48 @@ static char *meta_cur, *meta_end;
 static struct pp_bank *banks[PP_MAX_NODES];
 
 
+/* The slab map (internal.h) */
 PP_HIDDEN struct pp_slabmap pp_slabmap;
+#define LEAF_BYTES ((size_t)sizeof(uintptr_t) << PP_SLABMAP_LEAF_BITS)   /* 8 MiB */
 
-/* Point npages pages at a (all in one region) at slab s, or NULL. */
+static uintptr_t *slabmap_entry(uintptr_t a)
+{
+    return (uintptr_t *)pp_slabmap_leaf(a) + ((uint32_t)a >> PP_PAGE_SHIFT);
+}
+
+/* Make the map writable for new regions [a, a + size): a leaf is reserved for each 4 GiB the range
+ * touches, and the entries of the range (4 KiB per region) are committed. Called with a bank lock
+ * held, so fork never finds the lock below taken. */
+int pp_slabmap_commit(uintptr_t a, size_t size)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;   /* two nodes' banks may grow at once */
+    int err = 0;
+    pthread_mutex_lock(&lock);
+    for (uintptr_t end = a + size; a < end && !err;) {
+        uintptr_t stop = ((a >> 32) + 1) << 32;
+        if (stop > end)
+            stop = end;
+        if (!pp_slabmap.top[a >> 32]) {
+            void *leaf;
+            if ((err = pp_os_reserve(LEAF_BYTES, &leaf)))
+                break;
+            __atomic_store_n(&pp_slabmap.top[a >> 32], (uintptr_t)((char *)leaf - (char *)&pp_slabmap), __ATOMIC_RELEASE);
+        }
+        err = pp_os_commit(slabmap_entry(a), ((stop - a) >> PP_PAGE_SHIFT) * sizeof(uintptr_t));
+        a = stop;
+    }
+    pthread_mutex_unlock(&lock);
+    return err;
+}
+
+/* Point npages pages at a (all in one region) at slab s, or at nothing (s NULL). */
 void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s)
 {
-    _Atomic uintptr_t *top = &pp_slabmap.top[a >> (PP_PAGE_SHIFT + PP_SLABMAP_LEAF_BITS)];
-    uintptr_t off = atomic_load_explicit(top, memory_order_acquire);
-    if (off == 0) {
-        char *fresh = pp_meta_alloc(sizeof(pp_slabmap_leaf_t));
-        if (!fresh)
-            pp_fatal("cannot map the slab map: out of memory");
-        uintptr_t want = (uintptr_t)(fresh - (char *)&pp_slabmap.zero);
-        if (atomic_compare_exchange_strong(top, &off, want))
-            off = want;                     /* else another thread's leaf won; ours is leaked metadata */
-    }
-    pp_slabmap_leaf_t *leaf = (pp_slabmap_leaf_t *)((char *)&pp_slabmap.zero + off);
-    size_t i = (a >> PP_PAGE_SHIFT) & ((1u << PP_SLABMAP_LEAF_BITS) - 1);
+    pp_assert_internal(!s || ((uint32_t)a >> PP_PAGE_SHIFT) != 0);   /* that entry is the sentinel's limit */
+    uintptr_t v = s ? (uintptr_t)((const char *)s - pp_slabmap_leaf(a)) : 0;
+    uintptr_t *e = slabmap_entry(a);
     for (size_t k = 0; k < npages; k++)
-        atomic_store_explicit(&(*leaf)[i + k], s, memory_order_release);
+        __atomic_store_n(&e[k], v, __ATOMIC_RELEASE);
 }
 
 /* Called by whoever creates, moves or destroys the region at a (bank or huge paths). */
@@ -142,6 +165,8 @@ static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
     if (err)
         return err;
     pp_stat_add(mmap_calls, 1);
+    if ((err = pp_slabmap_commit((uintptr_t)p, n * PP_REGION_SIZE)))
+        return err;                          /* the chunk stays mapped but unused */
     pp_os_bind(p, n * PP_REGION_SIZE, b->node);
     region_advise(p, n * PP_REGION_SIZE);
     for (uint32_t i = 0; i < n; i++) {
@@ -153,9 +178,14 @@ static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
         r->node = (uint8_t)b->node;
         r->idx = b->nregions++;
         b->regions[r->idx] = r;
+        pp_pagemap_set(r->base, r);
+        if (!(r->base & (((uintptr_t)1 << 32) - 1))) {
+            b->nlost++;                      /* its first page's slab map entry is the sentinel's limit
+                                              * (internal.h): never banked, never in a pool */
+            continue;
+        }
         bit_set(b->cold, r->idx);
         b->ncold++;
-        pp_pagemap_set(r->base, r);
     }
     return 0;
 }

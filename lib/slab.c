@@ -20,8 +20,8 @@
  * whether the slab is on the full list (reading that would pull the owner's cache line), and the
  * owner needs no fence when it moves a slab there.
  *
- * A free object holds the free-list link in word 0 and pp_free_key in word 1; malloc clears word 1.
- * free() of an object whose word 1 is the key is a double free (the key is random per process).
+ * A free object holds the free-list link in word 0 and its slab's descriptor address in word 1 (the
+ * key); malloc clears word 1. free() of an object whose word 1 is the key is a double free.
  *
  * Sparse slabs: memory pinned by a few live objects. After a random 90% free, a 16-object slab
  * empties out only with probability 0.9^16 = 18%, so freeing most of a heap would free few slabs.
@@ -47,7 +47,6 @@
 #include <sched.h>
 
 PP_HIDDEN struct pp_slab pp_slab_empty;    /* free == NULL: the fast path falls through to the slow path */
-PP_HIDDEN uintptr_t pp_free_key;
 
 static pthread_mutex_t desc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pp_slab *desc_free;          /* recycled descriptors. desc_lock */
@@ -173,6 +172,7 @@ static bool carve(struct pp_slab *s)
     *(void **)(first + (n - 1) * s->size) = s->free;
     s->free = (void *)first;
     s->bump = first + n * s->size;
+    s->limit += n * (uint64_t)s->size * s->mul;   /* n * e: e = size * mul mod 2^64 */
     return true;
 }
 
@@ -213,7 +213,8 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     s->left = 0;
     s->size = size;
     s->capacity = (uint32_t)((PP_PAGE_SIZE << order) / size);
-    s->magic = (((uint64_t)1 << 40) + size - 1) / size;
+    s->mul = pp_slab_mul(size);
+    s->limit = 0;
     s->cls = (uint8_t)cls;
     s->order = (uint8_t)order;
     s->start = s->bump = block;
@@ -553,7 +554,7 @@ PP_NOINLINE static bool sparse_unpack(struct pp_slab *s)
         for (uint64_t bits = sp->bits[w]; bits; bits &= bits - 1) {
             uintptr_t i = ((uintptr_t)w << 6) + (uintptr_t)__builtin_ctzll(bits);
             void **o = (void **)(s->start + i * s->size);
-            o[1] = (void *)pp_free_key;
+            o[1] = s;
             if (last) last[0] = o; else head = o;
             last = o;
         }
@@ -789,7 +790,7 @@ void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
         sparse_free(h, s, p, call);
         return;
     }
-    b[1] = (void *)pp_free_key;
+    b[1] = s;
     if (PP_UNLIKELY(h == &pp_heap_empty)) {
         push_remote(s, p, p, 1);
         return;

@@ -107,6 +107,9 @@ struct pp_region {
  * The first cache line is what malloc/free touch on the fast path. */
 struct pp_slab {
     /* first cache line: what malloc/free touch on the fast path (owner side) */
+    uint64_t limit;                       /* objects carved * (size * mul mod 2^64): the object test's bound.
+                                           * Grows with bump (owner), read by every free. First: the slab
+                                           * map's sentinel is a descriptor whose first word is 0 */
     void *free;                           /* owner's free list. Synchronization: owner */
     _Atomic(struct pp_heap *) heap;       /* owner heap; NULL while abandoned; the owner with bit 0 set
                                            * while sparse (so free() misses the owner test). Written by the owner */
@@ -114,7 +117,7 @@ struct pp_slab {
                                            * used = objects not on `free` (thread_free included). owner */
     uint32_t notify_at;                   /* 0 (tell me when empty), or capacity - 1 on the full list
                                            * (tell me at the first free). owner */
-    uint64_t magic;                       /* ceil(2^40 / size): divisibility test without a division */
+    uint64_t mul;                         /* floor(2^64 / size) + 1, made odd: the object test (fastpath.h) */
     uintptr_t start;                      /* first object (= block address) */
     uintptr_t bump;                       /* next never-used object; carved lazily */
     uint32_t size;                        /* object size, bytes; immutable while live */

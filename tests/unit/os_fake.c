@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 struct fake_os fake_os = { .nodes = 1, .fail_maps_after = -1 };
@@ -65,6 +66,23 @@ int pp_os_map(size_t size, size_t align, void **out)
     return 0;
 }
 
+/* The slab map's reservation needs real address space (the fake's memory comes from the C library,
+ * anywhere): a real read-only mapping, logged like the rest. */
+int pp_os_reserve(size_t size, void **out)
+{
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    record('v', p, size, 0);
+    *out = p;
+    return 0;
+}
+
+int pp_os_commit(void *addr, size_t size)
+{
+    record('c', addr, size, 0);
+    return mprotect(addr, size, PROT_READ | PROT_WRITE) ? errno : 0;
+}
 
 int pp_os_purge(void *addr, size_t size, enum pp_purge how)
 {
@@ -100,6 +118,5 @@ unsigned pp_os_numa_nodes(void) { return fake_os.nodes; }
 void pp_os_numa_load(void) {}
 unsigned pp_os_cpu_node(void) { return 0; }
 pid_t pp_os_gettid(void) { return (pid_t)syscall(SYS_gettid); }
-uint64_t pp_os_random(void) { return 0x5eed5eed5eed5eedull; }
 size_t pp_os_page_size(void) { return 4096; }
 void pp_os_write(int fd, const char *buf, size_t len) { ssize_t r = write(fd, buf, len); (void)r; }

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct fake_call { char op; uintptr_t addr; size_t size; int how; };   /* op: 'm'ap 'p'urge 'h'uge 'r' move 'f'ixed map 'b'ind */
+struct fake_call { char op; uintptr_t addr; size_t size; int how; };   /* op: 'm'ap 'p'urge 'h'uge 'r' move 'f'ixed map 'b'ind 'v' reserve 'c'ommit */
 #define FAKE_LOG_MAX 4096
 struct fake_os {
     struct fake_call log[FAKE_LOG_MAX];

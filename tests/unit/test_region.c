@@ -121,10 +121,35 @@ TEST_BEGIN(test_pagemap_unmapped_is_null)
 }
 TEST_END
 
+/* The slab map: entries only where committed, the sentinel (limit 0) everywhere else, in a missing
+ * leaf, in a present leaf's empty entries, and at the first page of every 4 GiB. */
+TEST_BEGIN(test_slabmap_lookup_and_sentinel)
+{
+    uintptr_t a = ((uintptr_t)0x5a5 << 32) + 7 * PP_REGION_SIZE;   /* only the map: no memory needed */
+    static struct pp_slab fake = { .limit = 1 };
+    expect_int_eq(pp_slab_lookup(a)->limit, 0, "missing leaf: the sentinel");
+    expect_ptr_null(pp_slab_of(a), "missing leaf: no slab");
+    fake_os_reset();
+    expect_int_eq(pp_slabmap_commit(a, 2 * PP_REGION_SIZE), 0, "commit two regions");
+    expect_int_eq(fake_os_count('v'), 1, "one leaf reserved");
+    const struct fake_call *c = fake_os_last('c');
+    expect_true(c && c->size == 2 * PP_PAGE_SIZE, "4 KiB of entries per region");
+    pp_slabmap_set(a + 3 * PP_PAGE_SIZE, 2, &fake);
+    expect_ptr_eq(pp_slab_lookup(a + 3 * PP_PAGE_SIZE), &fake, "first page");
+    expect_ptr_eq(pp_slab_of(a + 4 * PP_PAGE_SIZE + 100), &fake, "second page, any byte");
+    expect_int_eq(pp_slab_lookup(a + 5 * PP_PAGE_SIZE)->limit, 0, "empty entry: the sentinel");
+    expect_ptr_null(pp_slab_of(a + 5 * PP_PAGE_SIZE), "empty entry: no slab");
+    expect_int_eq(pp_slab_lookup(a & ~(((uintptr_t)1 << 32) - 1))->limit, 0, "the 4 GiB's first page");
+    pp_slabmap_set(a + 3 * PP_PAGE_SIZE, 2, NULL);
+    expect_ptr_null(pp_slab_of(a + 3 * PP_PAGE_SIZE), "cleared");
+    expect_int_eq(pp_slab_lookup((uintptr_t)1 << 46)->limit, 0, "another missing leaf");
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_take_maps_a_chunk_and_registers_it, test_decay_purges_whole_region,
                      test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap,
-                     test_pagemap_unmapped_is_null);
+                     test_pagemap_unmapped_is_null, test_slabmap_lookup_and_sentinel);
 }

@@ -37,18 +37,25 @@ TEST_BEGIN(test_slab_orders)
 }
 TEST_END
 
-TEST_BEGIN(test_divisibility_exhaustive)
+/* The fast path's object test (fastpath.h): off * mul mod 2^64 < carved * e exactly when off is an
+ * object start below the carved mark, for every class, offset and carved count that matter. */
+TEST_BEGIN(test_object_test_exhaustive)
 {
     for (unsigned c = 1; c < PP_NCLASSES; c++) {
         uint32_t size = pp_class_size[c];
-        uint64_t magic = (((uint64_t)1 << 40) + size - 1) / size;
-        size_t bytes = PP_PAGE_SIZE << pp_class_order[c];
-        for (uint64_t off = 0; off < bytes; off++) {
-            uint64_t t = off * magic;
-            bool divisible = ((t << 24) >> 44) == 0;
-            if (divisible != (off % size == 0)) {
-                expect_true(false, "class %u size %u offset %lu", c, size, (unsigned long)off);
-                break;
+        uint64_t mul = pp_slab_mul(size), e = (uint64_t)size * mul;
+        expect_true(mul & 1, "class %u: odd multiplier", c);
+        expect_true(e >= 1 && e <= 2 * (uint64_t)size, "class %u: e = %lu", c, (unsigned long)e);
+        size_t bytes = PP_PAGE_SIZE << pp_class_order[c], n = bytes / size;
+        size_t carved[] = { 0, 1, n / 2, n };
+        for (unsigned k = 0; k < 4; k++) {
+            uint64_t limit = carved[k] * e;
+            for (uint64_t off = 0; off < bytes; off++) {
+                bool ok = off * mul < limit, want = off % size == 0 && off / size < carved[k];
+                if (ok != want) {
+                    expect_true(false, "class %u size %u carved %zu offset %lu", c, size, carved[k], (unsigned long)off);
+                    break;
+                }
             }
         }
     }
@@ -73,5 +80,5 @@ int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_fast_table_matches, test_classes_fit_and_are_tight, test_slab_orders,
-                     test_divisibility_exhaustive, test_aligned_classes);
+                     test_object_test_exhaustive, test_aligned_classes);
 }
