@@ -2,7 +2,7 @@
  * fastpath.h — malloc and free for small objects, inline, in the caller (api.c and preload.c).
  *
  * Allocation code overview:
- *   malloc(n <= 1 KiB)  -> class table -> thread heap's current slab -> pop its free list   (here)
+ *   malloc(n <= 1 KiB)  -> thread heap's current slab for (n + 15) / 16 -> pop its free list (here)
  *     empty list        -> pp_slab_malloc_slow: collect remote frees, carve, next slab, adopt, new slab
  *   malloc(n > 1 KiB)   -> pp_heap_malloc_generic: larger classes, large runs, huge regions
  *   free(p)             -> slab map -> owner? push on its free list                        (here)
@@ -31,10 +31,18 @@ PP_INLINE void *pp_small_alloc(unsigned cls)
     return pp_slab_malloc_slow(h, cls);
 }
 
+/* The heap's `direct` table is indexed by (size + 15) / 16, so the class is looked up only on the
+ * slow path. */
 PP_INLINE void *pp_malloc_fast(size_t size)
 {
-    if (PP_LIKELY(size <= PP_SMALL_FAST_MAX))
-        return pp_small_alloc(pp_class_fast[(size + 15) >> 4]);
+    if (PP_LIKELY(size <= PP_SMALL_FAST_MAX)) {
+        struct pp_heap *h = pp_tls_heap;
+        size_t i = (size + 15) >> 4;
+        struct pp_slab *s = h->direct[i];
+        if (PP_LIKELY(s->free != NULL))
+            return pp_slab_pop(s);
+        return pp_slab_malloc_slow(h, pp_class_fast[i]);
+    }
     return pp_heap_malloc_generic(size);
 }
 

@@ -224,6 +224,7 @@ PP_HIDDEN size_t pp_pcp_drain_idle(struct pp_pcp *pcp, struct pp_pool *pool);
 
 /* ---- "sizeclass.c" ---- */
 PP_HIDDEN extern const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1];
+PP_HIDDEN extern uint8_t pp_class_direct_lo[PP_NCLASSES], pp_class_direct_hi[PP_NCLASSES];  /* its indexes there */
 PP_HIDDEN extern uint32_t pp_class_size[PP_NCLASSES];
 PP_HIDDEN extern uint8_t pp_class_order[PP_NCLASSES];
 PP_HIDDEN void pp_sizeclass_init(void);
@@ -265,6 +266,14 @@ PP_INLINE void *pp_slab_pop(struct pp_slab *s)
     b[1] = NULL;                 /* not free any more: clears the double-free key */
     s->left++;
     return b;
+}
+
+/* A heap's current slab for a class, in both of its tables. */
+PP_INLINE void pp_heap_bin_set(struct pp_heap *h, unsigned cls, struct pp_slab *s)
+{
+    h->bins[cls] = s;
+    for (unsigned i = pp_class_direct_lo[cls]; i <= pp_class_direct_hi[cls]; i++)
+        h->direct[i] = s;
 }
 
 /* ---- "thread.c" ---- */

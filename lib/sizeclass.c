@@ -21,6 +21,7 @@ PP_HIDDEN const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1] = {
     18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
     20,
 };
+PP_HIDDEN uint8_t pp_class_direct_lo[PP_NCLASSES], pp_class_direct_hi[PP_NCLASSES];
 PP_HIDDEN uint32_t pp_class_size[PP_NCLASSES];
 PP_HIDDEN uint8_t pp_class_order[PP_NCLASSES];
 
@@ -57,6 +58,15 @@ void pp_sizeclass_init(void)
     for (unsigned k = 7; k < 15; k++)
         for (unsigned i = 1; i <= 4; i++)
             pp_class_size[c++] = (1u << k) + i * (1u << (k - 2));
-    for (c = 1; c < PP_NCLASSES; c++)
+    for (c = 1; c < PP_NCLASSES; c++) {
         pp_class_order[c] = (uint8_t)slab_order(pp_class_size[c]);
+        pp_class_direct_lo[c] = 1;           /* lo > hi: no index (classes above 1 KiB) */
+        pp_class_direct_hi[c] = 0;
+    }
+    for (unsigned i = PP_SMALL_FAST_MAX / 16 + 1; i-- > 0;) {   /* each class's indexes are contiguous */
+        c = pp_class_fast[i];
+        if (pp_class_direct_lo[c] > pp_class_direct_hi[c])
+            pp_class_direct_hi[c] = (uint8_t)i;
+        pp_class_direct_lo[c] = (uint8_t)i;
+    }
 }

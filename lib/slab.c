@@ -269,7 +269,7 @@ static void make_current(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
     set_notify(s, 0);
     set_list(s, PP_SLAB_CURRENT);
-    h->bins[cls] = s;
+    pp_heap_bin_set(h, cls, s);
 }
 
 /* A partial slab asks to be told when it is down to a quarter, and to at most two live objects a
@@ -686,7 +686,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
     if (s != &pp_slab_empty) {
         if (refill(s))
             return pp_slab_pop(s);
-        h->bins[cls] = &pp_slab_empty;
+        pp_heap_bin_set(h, cls, &pp_slab_empty);
         to_full(h, cls, s);
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -836,7 +836,7 @@ void pp_slab_abandon_all(struct pp_heap *h)
     pp_slab_flush_remote(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
-        h->bins[cls] = &pp_slab_empty;
+        pp_heap_bin_set(h, cls, &pp_slab_empty);
         if (s != &pp_slab_empty)
             abandon_one(h, s);
         struct pp_slab_list *lists[2] = { &h->partial[cls], &h->full[cls] };
@@ -861,7 +861,7 @@ size_t pp_slab_reclaim(struct pp_heap *h)
         if (s != &pp_slab_empty) {
             collect(s);
             if (used_of(s) == 0) {
-                h->bins[cls] = &pp_slab_empty;
+                pp_heap_bin_set(h, cls, &pp_slab_empty);
                 pages += 1u << s->order;
                 slab_release(h, s);
             }

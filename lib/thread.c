@@ -26,7 +26,8 @@
 #include <sched.h>
 #include <signal.h>
 
-PP_HIDDEN struct pp_heap pp_heap_empty = { .bins = { [0 ... PP_NCLASSES - 1] = &pp_slab_empty } };
+PP_HIDDEN struct pp_heap pp_heap_empty = { .direct = { [0 ... PP_SMALL_FAST_MAX / 16] = &pp_slab_empty },
+                                           .bins = { [0 ... PP_NCLASSES - 1] = &pp_slab_empty } };
 PP_HIDDEN __thread struct pp_heap *pp_tls_heap = &pp_heap_empty;
 PP_HIDDEN _Atomic int pp_init_state;       /* 0 none, 1 initialising, 2 ready */
 
@@ -126,7 +127,7 @@ struct pp_heap *pp_thread_heap_init(void)
         memset(h, 0, offsetof(struct pp_heap, remote_hint));   /* bins and lists; hints keep counting */
     }
     for (unsigned c = 0; c < PP_NCLASSES; c++) {
-        h->bins[c] = &pp_slab_empty;
+        pp_heap_bin_set(h, c, &pp_slab_empty);
         h->remote_seen[c] = atomic_load(&h->remote_hint[c]);
     }
     h->tid = pp_os_gettid();

@@ -168,6 +168,8 @@ struct pp_pcp {
 
 /* A thread heap. Type-stable: never unmapped, recycled for new threads after an RCU grace period. */
 struct pp_heap {
+    struct pp_slab *direct[PP_SMALL_FAST_MAX / 16 + 1];  /* bins[class of (size + 15) / 16], for malloc's
+                                           * fast path (no class lookup). owner, through pp_heap_bin_set */
     struct pp_slab *bins[PP_NCLASSES];    /* current slab per class (a sentinel when none). owner */
     struct pp_slab_list partial[PP_NCLASSES]; /* slabs with free objects. owner */
     struct pp_slab_list full[PP_NCLASSES];    /* slabs with none (remote frees may be pending). owner */

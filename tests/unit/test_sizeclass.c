@@ -62,6 +62,18 @@ TEST_BEGIN(test_object_test_exhaustive)
 }
 TEST_END
 
+/* malloc's direct table: each index (size + 15) / 16 is in exactly its class's range. */
+TEST_BEGIN(test_direct_ranges)
+{
+    for (unsigned i = 0; i <= PP_SMALL_FAST_MAX / 16; i++)
+        for (unsigned c = 1; c < PP_NCLASSES; c++) {
+            bool in = i >= pp_class_direct_lo[c] && i <= pp_class_direct_hi[c];
+            expect_true(in == (pp_class_fast[i] == c), "index %u class %u", i, c);
+        }
+    expect_true(pp_class_direct_lo[PP_NCLASSES - 1] > pp_class_direct_hi[PP_NCLASSES - 1], "32 KiB: none");
+}
+TEST_END
+
 TEST_BEGIN(test_aligned_classes)
 {
     for (size_t align = 16; align <= PP_PAGE_SIZE; align <<= 1)
@@ -80,5 +92,5 @@ int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_fast_table_matches, test_classes_fit_and_are_tight, test_slab_orders,
-                     test_object_test_exhaustive, test_aligned_classes);
+                     test_object_test_exhaustive, test_direct_ranges, test_aligned_classes);
 }
