@@ -13,7 +13,7 @@
  * Budget: malloc is one predictable branch on a hit (the thread's heap starts as a sentinel whose
  * bins are all an empty slab, so an uninitialised thread needs no extra test); free is one pagemap
  * lookup, the pointer checks (object start, never handed out, double-free key), the owner test
- * (slab's heap = this thread's heap), and one branch for the rare full->partial or ->empty
+ * (slab's owner = this thread's thread pointer), and one branch for the rare full->partial or ->empty
  * transitions. No locks, atomics, syscalls or errno writes.
  */
 #ifndef PP_FASTPATH_H
@@ -31,17 +31,15 @@ PP_INLINE void *pp_small_alloc(unsigned cls)
     return pp_slab_malloc_slow(h, cls);
 }
 
-/* The heap's `direct` table is indexed by (size + 15) / 16, so the class is looked up only on the
- * slow path. */
+/* pp_tls_direct is indexed by (size + 15) / 16, so the class is looked up only on the slow path. */
 PP_INLINE void *pp_malloc_fast(size_t size)
 {
     if (PP_LIKELY(size <= PP_SMALL_FAST_MAX)) {
-        struct pp_heap *h = pp_tls_heap;
         size_t i = (size + 15) >> 4;
-        struct pp_slab *s = h->direct[i];
+        struct pp_slab *s = pp_tls_direct[i];
         if (PP_LIKELY(s->free != NULL))
             return pp_slab_pop(s);
-        return pp_slab_malloc_slow(h, pp_class_fast[i]);
+        return pp_slab_malloc_slow(pp_tls_heap, pp_class_fast[i]);
     }
     return pp_heap_malloc_generic(size);
 }
@@ -68,7 +66,7 @@ PP_INLINE void pp_free_fast(void *p, const char *call)
     struct pp_slab *s = pp_slab_lookup(a);     /* the sentinel when a is not in a slab */
     {
         if (PP_LIKELY(pp_slab_object_ok(s, a))) {
-            if (PP_LIKELY(atomic_load_explicit(&s->heap, memory_order_relaxed) == pp_tls_heap)) {
+            if (PP_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == pp_thread_self())) {
                 void **b = p;
                 b[0] = s->free;
                 b[1] = s;

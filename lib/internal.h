@@ -250,6 +250,7 @@ PP_HIDDEN void pp_slab_local_slow(struct pp_slab *s);
 PP_HIDDEN void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call);
 PP_HIDDEN void pp_slab_flush_remote(struct pp_heap *h);
 PP_HIDDEN void pp_slab_abandon_all(struct pp_heap *h);
+PP_HIDDEN void pp_slab_set_owner_all(struct pp_heap *h, uintptr_t self);
 PP_HIDDEN size_t pp_slab_reclaim(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);
 PP_HIDDEN size_t pp_slab_purge_sparse(bool force);
@@ -268,17 +269,29 @@ PP_INLINE void *pp_slab_pop(struct pp_slab *s)
     return b;
 }
 
-/* A heap's current slab for a class, in both of its tables. */
-PP_INLINE void pp_heap_bin_set(struct pp_heap *h, unsigned cls, struct pp_slab *s)
-{
-    h->bins[cls] = s;
-    for (unsigned i = pp_class_direct_lo[cls]; i <= pp_class_direct_hi[cls]; i++)
-        h->direct[i] = s;
-}
+/* The calling thread's identity for slab ownership: its thread pointer, one %fs-relative load, no
+ * TLS offset to fetch. Unique among live threads; a dead thread's may come back with a new thread,
+ * so a heap's slabs drop it when the heap loses its thread (pp_slab_set_owner_all). */
+PP_INLINE uintptr_t pp_thread_self(void) { return (uintptr_t)__builtin_thread_pointer(); }
 
 /* ---- "thread.c" ---- */
 PP_HIDDEN extern struct pp_heap pp_heap_empty;
 PP_HIDDEN extern __thread struct pp_heap *pp_tls_heap;
+
+/* malloc's table (thread.c): the calling thread's heap's bins[class of (size + 15) / 16], in static
+ * TLS, so the fast path reaches a slab in one %fs-relative load, with no class lookup and no heap
+ * pointer. A thread without a heap has every entry at the empty slab. */
+#define PP_DIRECT_N (PP_SMALL_FAST_MAX / 16 + 1)
+PP_HIDDEN extern __thread struct pp_slab *pp_tls_direct[PP_DIRECT_N];
+
+/* A heap's current slab for a class: in the heap, and in the table if the heap is the caller's. */
+PP_INLINE void pp_heap_bin_set(struct pp_heap *h, unsigned cls, struct pp_slab *s)
+{
+    h->bins[cls] = s;
+    if (h == pp_tls_heap)
+        for (unsigned i = pp_class_direct_lo[cls]; i <= pp_class_direct_hi[cls]; i++)
+            pp_tls_direct[i] = s;
+}
 PP_HIDDEN struct pp_heap *pp_thread_heap_init(void);
 PP_HIDDEN void pp_thread_init_once(void);
 PP_HIDDEN size_t pp_thread_drain_all(struct pp_capture *capc);

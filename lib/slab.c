@@ -26,7 +26,7 @@
  * Sparse slabs: memory pinned by a few live objects. After a random 90% free, a 16-object slab
  * empties out only with probability 0.9^16 = 18%, so freeing most of a heap would free few slabs.
  * When the owner's free() brings a partial slab down to a quarter of its objects (and to at most
- * two a page), the slab turns sparse, in O(1): `heap` gets tag bit 0, so every later free of its
+ * two a page), the slab turns sparse, in O(1): `owner` gets tag bit 0, so every later free of its
  * objects misses the fast path's owner test and comes to pp_slab_free_remote. The owner's free
  * sets the object's bit in a bitmap (struct pp_sparse; a set bit is a double free, since a
  * released object has lost its key); other threads' frees take the usual remote push, and
@@ -224,6 +224,7 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     s->notify_at = 0;                       /* left = used = 0 */
     s->sparse = NULL;
     atomic_store_explicit(&s->heap, h, memory_order_relaxed);
+    atomic_store_explicit(&s->owner, pp_thread_self(), memory_order_relaxed);
     struct pp_region *r = pp_region_of(block);
     unsigned pi = pp_page_index(block);
     pp_slabmap_set(block, (size_t)1 << order, s);
@@ -300,8 +301,6 @@ static void to_full(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 }
 
 /* ---- Sparse slabs (see the top of the file) ---- */
-PP_INLINE struct pp_heap *tag_sparse(struct pp_heap *h) { return (struct pp_heap *)((uintptr_t)h | 1); }
-PP_INLINE struct pp_heap *untag(struct pp_heap *h) { return (struct pp_heap *)((uintptr_t)h & ~(uintptr_t)1); }
 
 /* Every sparse slab, oldest first, for the reclaimer (pp_slab_purge_sparse). Lock order: the list
  * lock, then a slab's lock, which the reclaimer only try-locks and holds only with the list lock. */
@@ -464,7 +463,7 @@ PP_NOINLINE static void sparse_enter(struct pp_heap *h, struct pp_slab *s)
         return;                             /* stays an ordinary slab */
     sp->dirty = 1;
     s->sparse = sp;
-    atomic_store_explicit(&s->heap, tag_sparse(h), memory_order_release);
+    atomic_fetch_or_explicit(&s->owner, 1, memory_order_release);
     sp->ms = (uint32_t)pp_os_now_ms();
     pthread_mutex_lock(&sparse_lock);
     sparse_link_locked(sp);
@@ -512,9 +511,7 @@ static uint32_t sparse_finish(struct pp_slab *s, struct pp_sparse *sp)
     pp_slab_purged_sub(npurged);
     s->sparse = NULL;
     sparse_free_state(sp);
-    struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_relaxed);
-    if (h)
-        atomic_store_explicit(&s->heap, untag(h), memory_order_release);
+    atomic_fetch_and_explicit(&s->owner, ~(uintptr_t)1, memory_order_release);
     return npurged;
 }
 
@@ -656,7 +653,8 @@ static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
         if (!s)
             return NULL;
         set_notify(s, 0);
-        atomic_store(&s->heap, s->sparse ? tag_sparse(h) : h);
+        atomic_store(&s->heap, h);
+        atomic_store(&s->owner, pp_thread_self() | (s->sparse != NULL));
         collect(s);
         if (used_of(s) == 0) {
             slab_release(h, s);
@@ -666,6 +664,15 @@ static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
             return s;
         to_full(h, cls, s);
     }
+}
+
+/* The walker of malloc's table: every entry is the heap's bin for its class. */
+static bool direct_matches(const struct pp_heap *h)
+{
+    for (unsigned i = 0; i < PP_DIRECT_N; i++)
+        if (pp_tls_direct[i] != h->bins[pp_class_fast[i]])
+            return false;
+    return true;
 }
 
 /* The allocation slow path for a small class: the current slab is out of free objects. */
@@ -681,6 +688,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
             return pp_slab_pop(h->bins[cls]);
     }
     h->slow_calls++;
+    pp_assert_expensive(direct_matches(h));
     pp_slab_flush_remote(h);
     struct pp_slab *s = h->bins[cls];
     if (s != &pp_slab_empty) {
@@ -749,7 +757,7 @@ void pp_slab_local_slow(struct pp_slab *s)
 /* Push a chain first..last of n objects of slab s on its thread_free with one CAS, then count them. */
 static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
 {
-    struct pp_heap *h = untag(atomic_load_explicit(&s->heap, memory_order_acquire));  /* before the push: s may be reused after */
+    struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_acquire);  /* before the push: s may be reused after */
     void *old = atomic_load_explicit(&s->thread_free, memory_order_relaxed);
     do {
         *(void **)last = old;
@@ -785,8 +793,8 @@ void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
 {
     void **b = p;
     struct pp_heap *h = pp_tls_heap;
-    struct pp_heap *owner = atomic_load_explicit(&s->heap, memory_order_acquire);
-    if (PP_UNLIKELY((uintptr_t)owner & 1) && untag(owner) == h) {
+    uintptr_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (PP_UNLIKELY(owner & 1) && (owner & ~(uintptr_t)1) == pp_thread_self()) {
         sparse_free(h, s, p, call);
         return;
     }
@@ -823,6 +831,7 @@ static void abandon_one(struct pp_heap *h, struct pp_slab *s)
         return;
     }
     set_list(s, PP_SLAB_ABANDONED);
+    atomic_store(&s->owner, (uintptr_t)(s->sparse != NULL));
     atomic_store(&s->heap, NULL);
     struct abandoned *a = &abandoned[s->cls];
     pthread_mutex_lock(&a->lock);
@@ -846,6 +855,22 @@ void pp_slab_abandon_all(struct pp_heap *h)
                 abandon_one(h, s);
             }
         h->remote_seen[cls] = atomic_load(&h->remote_hint[cls]);
+    }
+}
+
+/* A heap gets a thread (self) or loses it (0): every slab it holds changes owner. The thread
+ * pointer of a thread that exited comes back with a later thread, which must not find itself the
+ * owner of slabs it never had. Sparse slabs keep bit 0. */
+void pp_slab_set_owner_all(struct pp_heap *h, uintptr_t self)
+{
+    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
+        struct pp_slab *s = h->bins[cls];
+        if (s != &pp_slab_empty)
+            atomic_store(&s->owner, self | (s->sparse != NULL));
+        for (s = h->partial[cls].first; s; s = s->next)
+            atomic_store(&s->owner, self | (s->sparse != NULL));
+        for (s = h->full[cls].first; s; s = s->next)
+            atomic_store(&s->owner, self | (s->sparse != NULL));
     }
 }
 

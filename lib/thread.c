@@ -26,9 +26,16 @@
 #include <sched.h>
 #include <signal.h>
 
-PP_HIDDEN struct pp_heap pp_heap_empty = { .direct = { [0 ... PP_SMALL_FAST_MAX / 16] = &pp_slab_empty },
-                                           .bins = { [0 ... PP_NCLASSES - 1] = &pp_slab_empty } };
+PP_HIDDEN struct pp_heap pp_heap_empty = { .bins = { [0 ... PP_NCLASSES - 1] = &pp_slab_empty } };
 PP_HIDDEN __thread struct pp_heap *pp_tls_heap = &pp_heap_empty;
+PP_HIDDEN __thread struct pp_slab *pp_tls_direct[PP_DIRECT_N] = { [0 ... PP_DIRECT_N - 1] = &pp_slab_empty };
+
+/* The caller's malloc table from its heap (or all empty, for no heap). */
+static void direct_load(const struct pp_heap *h)
+{
+    for (unsigned i = 0; i < PP_DIRECT_N; i++)
+        pp_tls_direct[i] = h->bins[pp_class_fast[i]];
+}
 PP_HIDDEN _Atomic int pp_init_state;       /* 0 none, 1 initialising, 2 ready */
 
 enum { ZOMBIE_BATCH = 32, PARK_MAX = 16 };
@@ -108,8 +115,10 @@ struct pp_heap *pp_thread_heap_init(void)
     if (h) {
         pthread_mutex_unlock(&registry_lock);
         h->tid = pp_os_gettid();
+        pp_slab_set_owner_all(h, pp_thread_self());
         atomic_store(&h->state, PP_HEAP_LIVE);
         pp_tls_heap = h;
+        direct_load(h);
         pp_stat_add(threads, 1);
         pp_stat_add(threads_live, 1);
         pthread_setspecific(exit_key, h);
@@ -203,6 +212,7 @@ static void retire_and_unlink(struct pp_heap *h)
 /* A heap whose thread is gone waits, whole, for the next new thread. Caller holds registry_lock. */
 static void park_locked(struct pp_heap *h)
 {
+    pp_slab_set_owner_all(h, 0);
     atomic_store(&h->state, PP_HEAP_PARKED);
     h->next_free = parked;
     parked = h;
@@ -214,6 +224,7 @@ static void thread_exit(void *arg)
     struct pp_heap *h = arg;
     pp_slab_flush_remote(h);
     pp_tls_heap = &pp_heap_empty;           /* later frees from this thread go the remote way */
+    direct_load(&pp_heap_empty);
     pthread_mutex_lock(&registry_lock);
     pp_stat_sub(threads_live, 1);
     if (nparked < PARK_MAX) {

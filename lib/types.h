@@ -111,8 +111,10 @@ struct pp_slab {
                                            * Grows with bump (owner), read by every free. First: the slab
                                            * map's sentinel is a descriptor whose first word is 0 */
     void *free;                           /* owner's free list. Synchronization: owner */
-    _Atomic(struct pp_heap *) heap;       /* owner heap; NULL while abandoned; the owner with bit 0 set
-                                           * while sparse (so free() misses the owner test). Written by the owner */
+    _Atomic uintptr_t owner;              /* the owning thread's thread pointer (%fs:0), what free()
+                                           * compares; 0 while its heap has no thread (parked, abandoned);
+                                           * bit 0 set while sparse, so free() misses the owner test.
+                                           * Written by the owner, or with the heap parked */
     uint32_t left;                        /* used - notify_at: free() takes the slow path when it hits 0.
                                            * used = objects not on `free` (thread_free included). owner */
     uint32_t notify_at;                   /* 0 (tell me when empty), or capacity - 1 on the full list
@@ -126,6 +128,7 @@ struct pp_slab {
     uint8_t list;                         /* which list holds it: PP_SLAB_*. owner */
     uint8_t pad;
     /* second line: the remote side and the rarely used fields */
+    _Atomic(struct pp_heap *) heap;       /* owner heap (also while parked); NULL while abandoned. owner */
     _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
     _Atomic uint32_t thread_freed;        /* objects pushed on thread_free, added after each push */
     uintptr_t end;                        /* end of the last whole object */
@@ -168,8 +171,6 @@ struct pp_pcp {
 
 /* A thread heap. Type-stable: never unmapped, recycled for new threads after an RCU grace period. */
 struct pp_heap {
-    struct pp_slab *direct[PP_SMALL_FAST_MAX / 16 + 1];  /* bins[class of (size + 15) / 16], for malloc's
-                                           * fast path (no class lookup). owner, through pp_heap_bin_set */
     struct pp_slab *bins[PP_NCLASSES];    /* current slab per class (a sentinel when none). owner */
     struct pp_slab_list partial[PP_NCLASSES]; /* slabs with free objects. owner */
     struct pp_slab_list full[PP_NCLASSES];    /* slabs with none (remote frees may be pending). owner */

@@ -124,6 +124,37 @@ TEST_BEGIN(test_thread_exit_abandon_and_adopt)
 }
 TEST_END
 
+/* Ownership follows the heap: a thread that exits leaves its slabs to no thread (its thread
+ * pointer may come back with the next thread, which must not take them for its own), and the
+ * thread that takes the parked heap over owns them. */
+static void *alloc_one(void *arg) { *(void **)arg = pp_malloc(48); return NULL; }
+static void *take_over(void *arg)
+{
+    struct pp_slab *s = arg;
+    void *q = pp_malloc(48);                   /* takes the parked heap */
+    bool mine = atomic_load(&s->owner) == pp_thread_self() && atomic_load(&s->heap) == pp_tls_heap;
+    pp_free(q);
+    return (void *)(uintptr_t)mine;
+}
+TEST_BEGIN(test_owner_follows_the_heap)
+{
+    void *p, *mine;
+    pthread_t t;
+    pthread_create(&t, NULL, alloc_one, &p);
+    pthread_join(t, NULL);
+    struct pp_slab *s = pp_slab_of((uintptr_t)p);
+    expect_ptr_not_null(s, "a slab object");
+    expect_int_eq(atomic_load(&s->owner), 0, "parked: owned by no thread");
+    expect_true(atomic_load(&s->owner) != pp_thread_self(), "not by this one either");
+    pthread_create(&t, NULL, take_over, s);
+    pthread_join(t, &mine);
+    expect_true(mine != NULL, "the thread that took the heap over owns its slabs");
+    expect_int_eq(atomic_load(&s->owner), 0, "parked again");
+    pp_free(p);                                /* a remote free into a parked heap's slab */
+    expect_true(accounting_holds(), "accounting");
+}
+TEST_END
+
 TEST_BEGIN(test_reclaim_releases)
 {
     void *p[256];
@@ -167,6 +198,6 @@ int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused,
-                     test_thread_exit_abandon_and_adopt, test_reclaim_releases,
+                     test_thread_exit_abandon_and_adopt, test_owner_follows_the_heap, test_reclaim_releases,
                      test_calloc_after_release_is_zero);
 }

@@ -80,7 +80,7 @@ TEST_BEGIN(test_quarter_used_releases_free_pages)
         pp_free(objs[i]);
     expect_int_eq(fake_os_count('p'), 0, "nothing released above a quarter used");
     pp_free(objs[11]);                      /* used 4 = capacity / 4 */
-    expect_true((uintptr_t)atomic_load(&s->heap) & 1, "the slab is sparse");
+    expect_true(atomic_load(&s->owner) & 1, "the slab is sparse");
     pp_slab_purge_sparse(false);
     expect_int_eq(fake_os_count('p'), 0, "nothing released before the slab was sparse for a decay period");
     reclaimer_pass();
