@@ -757,7 +757,9 @@ void pp_slab_local_slow(struct pp_slab *s)
 /* Push a chain first..last of n objects of slab s on its thread_free with one CAS, then count them. */
 static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
 {
-    struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_acquire);  /* before the push: s may be reused after */
+    /* read before the push: once pushed (and counted), the slab may be released and reused */
+    struct pp_heap *h = atomic_load_explicit(&s->heap, memory_order_acquire);
+    unsigned cls = s->cls;
     void *old = atomic_load_explicit(&s->thread_free, memory_order_relaxed);
     do {
         *(void **)last = old;
@@ -765,7 +767,7 @@ static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
     atomic_fetch_add_explicit(&s->thread_freed, n, memory_order_release);
     /* heaps are type-stable, so bumping a recycled heap's hint is harmless (one extra scan) */
     if (!old && h)
-        atomic_fetch_add_explicit(&h->remote_hint[s->cls], 1, memory_order_release);
+        atomic_fetch_add_explicit(&h->remote_hint[cls], 1, memory_order_release);
 }
 
 static void flush_class(struct pp_heap *h, unsigned cls)
