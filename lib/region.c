@@ -135,11 +135,12 @@ static bool bit_test(const uint64_t *bits, uint32_t i) { return (bits[i / 64] >>
 static void bit_set(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
 static void bit_clear(uint64_t *bits, uint32_t i) { bits[i / 64] &= ~(1ull << (i % 64)); }
 
-static long bitmap_first(const uint64_t *bits, uint32_t nbits)
+/* The first region of a set that may go to a pool. */
+static long first_poolable(const struct pp_bank *b, const uint64_t *bits)
 {
-    for (uint32_t w = 0; w < (nbits + 63) / 64; w++)
-        if (bits[w])
-            return (long)w * 64 + __builtin_ctzll(bits[w]);
+    for (uint32_t w = 0; w < (b->nregions + 63) / 64; w++)
+        if (bits[w] & ~b->nopool[w])
+            return (long)w * 64 + __builtin_ctzll(bits[w] & ~b->nopool[w]);
     return -1;
 }
 
@@ -179,11 +180,8 @@ static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
         r->idx = b->nregions++;
         b->regions[r->idx] = r;
         pp_pagemap_set(r->base, r);
-        if (!(r->base & (((uintptr_t)1 << 32) - 1))) {
-            b->nlost++;                      /* its first page's slab map entry is the sentinel's limit
-                                              * (internal.h): never banked, never in a pool */
-            continue;
-        }
+        if (!(r->base & (((uintptr_t)1 << 32) - 1)))
+            bit_set(b->nopool, r->idx);
         bit_set(b->cold, r->idx);
         b->ncold++;
     }
@@ -245,11 +243,11 @@ struct pp_region *pp_region_take(unsigned node, bool *cold)
     struct pp_bank *b = pp_bank_of(node);
     pthread_mutex_lock(&b->lock);
     *cold = false;
-    long i = bitmap_first(b->hot, b->nregions);
+    long i = first_poolable(b, b->hot);
     if (i < 0) {
-        i = bitmap_first(b->cold, b->nregions);
-        if (i < 0 && bank_grow_locked(b, 1, PP_REGION_SIZE) == 0)
-            i = bitmap_first(b->cold, b->nregions);
+        i = first_poolable(b, b->cold);
+        if (i < 0 && bank_grow_locked(b, 1, PP_REGION_SIZE) == 0)   /* maps 4 or more */
+            i = first_poolable(b, b->cold);
     }
     if (i >= 0)
         bank_remove_locked(b, (uint32_t)i, cold);

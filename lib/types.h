@@ -238,6 +238,9 @@ struct pp_bank {
     uint64_t last_decay_ms;               /* last decay pass */
     uint64_t hot[PP_MAX_REGIONS / 64];    /* banked, resident */
     uint64_t cold[PP_MAX_REGIONS / 64];   /* banked, not resident */
+    uint64_t nopool[PP_MAX_REGIONS / 64]; /* never given to a pool, only to huge blocks: a region that
+                                           * starts a 4 GiB range (its first page's slab map entry is
+                                           * the sentinel's limit, internal.h) */
     struct pp_region *regions[PP_MAX_REGIONS];
 };
 

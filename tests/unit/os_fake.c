@@ -56,7 +56,18 @@ int pp_os_map(size_t size, size_t align, void **out)
         fake_os.fail_maps_after--;
     if (align < 4096)
         align = 4096;
-    void *p = aligned_alloc(align, size);
+    void *p;
+    if (fake_os.map_at) {                   /* a chosen address: tests of address-dependent rules */
+        p = mmap((void *)fake_os.map_at, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        fake_os.map_at = 0;
+        if (p == MAP_FAILED)
+            return errno;
+        fake_os.mapped += size;
+        record('m', p, size, 0);
+        *out = p;
+        return 0;
+    }
+    p = aligned_alloc(align, size);
     if (!p)
         return ENOMEM;
     memset(p, 0, size);

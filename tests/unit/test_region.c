@@ -146,10 +146,35 @@ TEST_BEGIN(test_slabmap_lookup_and_sentinel)
 }
 TEST_END
 
+/* A region that starts a 4 GiB range never goes to a pool (its first page's slab map entry is the
+ * sentinel's limit), but a huge block may use it. */
+TEST_BEGIN(test_4gib_region_stays_out_of_pools)
+{
+    enum { NODE = 7 };                      /* a bank of its own */
+    uintptr_t boundary = (uintptr_t)0x5b << 32;
+    fake_os.map_at = boundary - PP_REGION_SIZE;
+    bool cold;
+    struct pp_region *taken[4];
+    for (int i = 0; i < 4; i++) {
+        taken[i] = pp_region_take(NODE, &cold);
+        expect_ptr_not_null(taken[i], "region %d", i);
+        expect_true(taken[i]->base != boundary, "region %d is not the one at 4 GiB", i);
+    }
+    expect_true(taken[0]->base == boundary - PP_REGION_SIZE, "the chunk was placed where asked");
+    for (int i = 0; i < 4; i++)
+        pp_region_give(taken[i], false);
+    struct pp_region *h = pp_region_huge_alloc(3 * PP_REGION_SIZE, PP_REGION_SIZE, NODE);
+    expect_ptr_not_null(h, "a huge block");
+    if (h)
+        pp_region_huge_free(h);
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_take_maps_a_chunk_and_registers_it, test_decay_purges_whole_region,
                      test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap,
-                     test_pagemap_unmapped_is_null, test_slabmap_lookup_and_sentinel);
+                     test_pagemap_unmapped_is_null, test_slabmap_lookup_and_sentinel,
+                     test_4gib_region_stays_out_of_pools);
 }
