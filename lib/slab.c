@@ -675,6 +675,21 @@ static bool direct_matches(const struct pp_heap *h)
     return true;
 }
 
+/* The partial slab to take next: the one with the most free objects among the first few. The list
+ * is LIFO, so its head is often a slab that just got its first free back from full: taking it
+ * would buy one object per slow path when frees are spread over the class's slabs. */
+static struct pp_slab *emptiest_partial(const struct pp_slab_list *l)
+{
+    struct pp_slab *best = l->first;
+    if (!best)
+        return NULL;
+    unsigned n = 0;
+    for (struct pp_slab *s = best->next; s && ++n < 8; s = s->next)
+        if (used_of(s) < used_of(best))
+            best = s;
+    return best;
+}
+
 /* The allocation slow path for a small class: the current slab is out of free objects. */
 void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
 {
@@ -698,7 +713,7 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
         to_full(h, cls, s);
     }
     for (int pass = 0; pass < 2; pass++) {
-        while ((s = h->partial[cls].first)) {
+        while ((s = emptiest_partial(&h->partial[cls]))) {
             list_remove(&h->partial[cls], s);
             set_list(s, PP_SLAB_NONE);      /* a sparse slab must not release what we take next */
             if (refill(s)) {

@@ -155,6 +155,48 @@ TEST_BEGIN(test_owner_follows_the_heap)
 }
 TEST_END
 
+/* When the current slab runs out, malloc takes the partial slab with the most free objects, not the
+ * one that just came back from full with a single free object (the head of the list). */
+TEST_BEGIN(test_refill_takes_the_emptiest_partial)
+{
+    enum { SIZE = 1000, MAX = 4096 };
+    static void *p[MAX];
+    p[0] = pp_malloc(SIZE);
+    uint32_t cap = pp_slab_of((uintptr_t)p[0])->capacity;
+    expect_true(3 * cap <= MAX, "capacity %u", cap);
+    int n = 1;
+    /* run the current slab dry, then fill two more */
+    while (n < MAX && pp_slab_of((uintptr_t)p[n - 1])->free)
+        p[n++] = pp_malloc(SIZE);
+    int first_full = n;
+    for (int k = 0; k < (int)(2 * cap) && n < MAX; k++)
+        p[n++] = pp_malloc(SIZE);
+    struct pp_slab *a = pp_slab_of((uintptr_t)p[first_full]);
+    struct pp_slab *b = pp_slab_of((uintptr_t)p[first_full + cap]);
+    expect_true(a != b, "two slabs");
+    for (int i = 0; i < n; i++)               /* half of a's objects back */
+        if (p[i] && pp_slab_of((uintptr_t)p[i]) == a && (i & 1)) {
+            pp_free(p[i]);
+            p[i] = NULL;
+        }
+    for (int i = 0; i < n; i++)               /* then one of b's: b is now the list's head */
+        if (p[i] && pp_slab_of((uintptr_t)p[i]) == b) {
+            pp_free(p[i]);
+            p[i] = NULL;
+            break;
+        }
+    struct pp_slab *cur = pp_slab_of((uintptr_t)p[n - 1]);
+    void *q;
+    while ((q = pp_malloc(SIZE)) && pp_slab_of((uintptr_t)q) == cur && n < MAX)
+        p[n++] = q;                           /* whatever the current slab still has */
+    expect_ptr_eq(pp_slab_of((uintptr_t)q), a, "the half-free slab, not the one with one free object");
+    p[n++] = q;
+    for (int i = 0; i < n; i++)
+        pp_free(p[i]);
+    expect_true(accounting_holds(), "accounting");
+}
+TEST_END
+
 TEST_BEGIN(test_reclaim_releases)
 {
     void *p[256];
@@ -198,6 +240,7 @@ int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused,
-                     test_thread_exit_abandon_and_adopt, test_owner_follows_the_heap, test_reclaim_releases,
+                     test_thread_exit_abandon_and_adopt, test_owner_follows_the_heap, test_refill_takes_the_emptiest_partial,
+                     test_reclaim_releases,
                      test_calloc_after_release_is_zero);
 }
