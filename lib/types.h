@@ -106,36 +106,40 @@ struct pp_region {
 /* A slab: one buddy block carved into objects of one size class.
  * The first cache line is what malloc/free touch on the fast path. */
 struct pp_slab {
-    /* first cache line: what malloc/free touch on the fast path (owner side) */
+    /* first line: read by every free(), this thread's and others'; written only when the slab changes
+     * hands or carves. Other threads' frees must not pull a line the owner writes all the time */
     uint64_t limit;                       /* objects carved * (size * mul mod 2^64): the object test's bound.
-                                           * Grows with bump (owner), read by every free. First: the slab
-                                           * map's sentinel is a descriptor whose first word is 0 */
-    void *free;                           /* owner's free list. Synchronization: owner */
+                                           * Grows with bump (owner). First: the slab map's sentinel is a
+                                           * descriptor whose first word is 0 */
+    uint64_t mul;                         /* floor(2^64 / size) + 1, made odd: the object test (fastpath.h) */
+    uintptr_t start;                      /* first object (= block address) */
     _Atomic uintptr_t owner;              /* the owning thread's thread pointer (%fs:0), what free()
                                            * compares; 0 while its heap has no thread (parked, abandoned);
                                            * bit 0 set while sparse, so free() misses the owner test.
                                            * Written by the owner, or with the heap parked */
+    _Atomic(struct pp_heap *) heap;       /* owner heap (also while parked); NULL while abandoned. owner */
+    uintptr_t end;                        /* end of the last whole object */
+    uint32_t size;                        /* object size, bytes; immutable while live */
+    uint32_t capacity;                    /* objects in the slab */
+    uint8_t cls;                          /* size class */
+    uint8_t order;                        /* buddy order of the slab's block */
+    uint8_t pad0[2];
+    /* second line: written by the owner's malloc and free, and by other threads' pushes */
+    void *free;                           /* owner's free list. Synchronization: owner */
     uint32_t left;                        /* used - notify_at: free() takes the slow path when it hits 0.
                                            * used = objects not on `free` (thread_free included). owner */
     uint32_t notify_at;                   /* 0 (tell me when empty), or capacity - 1 on the full list
                                            * (tell me at the first free). owner */
-    uint64_t mul;                         /* floor(2^64 / size) + 1, made odd: the object test (fastpath.h) */
-    uintptr_t start;                      /* first object (= block address) */
-    uintptr_t bump;                       /* next never-used object; carved lazily */
-    uint32_t size;                        /* object size, bytes; immutable while live */
-    uint8_t cls;                          /* size class */
-    uint8_t order;                        /* buddy order of the slab's block */
-    uint8_t list;                         /* which list holds it: PP_SLAB_*. owner */
-    uint8_t pad;
-    /* second line: the remote side and the rarely used fields */
-    _Atomic(struct pp_heap *) heap;       /* owner heap (also while parked); NULL while abandoned. owner */
+    uintptr_t bump;                       /* next never-used object; carved lazily. owner */
     _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
     _Atomic uint32_t thread_freed;        /* objects pushed on thread_free, added after each push */
-    uintptr_t end;                        /* end of the last whole object */
-    uint32_t capacity;                    /* objects in the slab */
+    uint8_t list;                         /* which list holds it: PP_SLAB_*. owner */
+    uint8_t pad1[3];
     struct pp_slab *next, *prev;          /* heap list / abandoned list / descriptor free list */
     struct pp_sparse *sparse;             /* while the slab is sparse (slab.c), else NULL. Set by the owner */
 };
+_Static_assert(sizeof(struct pp_slab) == 128 && offsetof(struct pp_slab, free) == 64,
+               "two cache lines: what every free reads, then what the owner writes");
 
 /* The state of a sparse slab (slab.c): frees go to a bitmap, and the reclaimer releases the pages
  * that hold only free objects. Allocated when the slab turns sparse, recycled when it stops. */
