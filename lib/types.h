@@ -131,15 +131,18 @@ struct pp_slab {
     uint32_t notify_at;                   /* 0 (tell me when empty), or capacity - 1 on the full list
                                            * (tell me at the first free). owner */
     uintptr_t bump;                       /* next never-used object; carved lazily. owner */
-    _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
-    _Atomic uint32_t thread_freed;        /* objects pushed on thread_free, added after each push */
     uint8_t list;                         /* which list holds it: PP_SLAB_*. owner */
-    uint8_t pad1[3];
+    uint8_t pad1[15];
     struct pp_slab *next, *prev;          /* heap list / abandoned list / descriptor free list */
     struct pp_sparse *sparse;             /* while the slab is sparse (slab.c), else NULL. Set by the owner */
+    /* third line: written by other threads' pushes (and the owner's collect) */
+    _Atomic(void *) thread_free;          /* frees from other threads (MPSC stack). atomic */
+    _Atomic uint32_t thread_freed;        /* objects pushed on thread_free, added after each push */
+    uint8_t pad2[52];
 };
-_Static_assert(sizeof(struct pp_slab) == 128 && offsetof(struct pp_slab, free) == 64,
-               "two cache lines: what every free reads, then what the owner writes");
+_Static_assert(sizeof(struct pp_slab) == 192 && offsetof(struct pp_slab, free) == 64 &&
+               offsetof(struct pp_slab, thread_free) == 128,
+               "three cache lines: what every free reads, what the owner writes, what other threads push");
 
 /* The state of a sparse slab (slab.c): frees go to a bitmap, and the reclaimer releases the pages
  * that hold only free objects. Allocated when the slab turns sparse, recycled when it stops. */
