@@ -3,7 +3,7 @@
  *
  * Contract (os.h): return 0 or an errno value; the caller's errno is never changed (an application
  * that reads errno after free() must see what it set). Nothing here allocates with malloc.
- * Layer: called by region.c (maps, purges, binding) and the side layer (write, random, tid).
+ * Layer: called by region.c (maps, purges, binding) and the side layer (write, tid).
  */
 #include "os.h"
 #include <dlfcn.h>
