@@ -325,44 +325,41 @@ static unsigned order_for(size_t npages)
 }
 
 /* Free pages [pi, pi + npages) of r as the largest aligned blocks that fit. */
-static void free_pages_locked(struct pp_pool *pool, struct pp_region *r, unsigned pi, size_t npages, unsigned fpi)
+static void free_pages_locked(struct pp_pool *pool, struct pp_region *r, unsigned pi, size_t npages)
 {
     while (npages) {
         unsigned o = pi ? (unsigned)__builtin_ctz(pi) : PP_MAX_ORDER;
         if (o > PP_MAX_ORDER) o = PP_MAX_ORDER;
         while ((1u << o) > npages) o--;
-        pp_buddy_free_locked(pool, pp_page_addr(r, pi), o, fpi, NULL);
+        pp_buddy_free_locked(pool, pp_page_addr(r, pi), o, 0, NULL);
         pi += 1u << o;
         npages -= 1u << o;
     }
 }
 
 /* Allocate a run aligned to align_pages (a power of two): take the power-of-two block and give the
- * unused tail back at once, so a 33-page request costs 33 pages, not 64. The tail of a cold block
- * goes back cold (it was never touched) and to the lists' tails: hot free pages are used first,
- * so a program that frees and allocates runs again keeps reusing the pages it already touched. */
+ * unused tail back at once, so a 33-page request costs 33 pages, not 64. The tail goes back hot
+ * even when the block was cold: marking it cold is more exact, but then allocation passes it over
+ * for hot blocks in other regions and spreads the heap (bench-return after a 90% free: 176 ->
+ * 190 MiB; RESULTS.md, session 3). */
 uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages, bool *cold)
 {
     unsigned order = order_for(npages > align_pages ? npages : align_pages);
     if (order > PP_MAX_ORDER)
         return 0;
-    bool was_cold = false;
     pthread_mutex_lock(&pool->lock);
-    uintptr_t b = pp_buddy_alloc_cold_locked(pool, order, &was_cold);
+    uintptr_t b = pp_buddy_alloc_cold_locked(pool, order, cold);
     if (b && npages < (1u << order)) {
         struct pp_region *r = pp_region_of(b);
-        free_pages_locked(pool, r, pp_page_index(b) + (unsigned)npages, (1u << order) - npages,
-                          was_cold ? PP_FREE_COLD | PP_FREE_TO_TAIL : 0);
+        free_pages_locked(pool, r, pp_page_index(b) + (unsigned)npages, (1u << order) - npages);
     }
-    if (cold)
-        *cold = was_cold;
     pthread_mutex_unlock(&pool->lock);
     return b;
 }
 
 void pp_buddy_free_run_locked(struct pp_pool *pool, uintptr_t start, size_t npages)
 {
-    free_pages_locked(pool, pp_region_of(start), pp_page_index(start), npages, 0);
+    free_pages_locked(pool, pp_region_of(start), pp_page_index(start), npages);
 }
 
 void pp_buddy_free_run(struct pp_pool *pool, uintptr_t start, size_t npages)

@@ -95,14 +95,30 @@ static void list_push(struct pp_slab_list *l, struct pp_slab *s)
     s->next = l->first;
     if (l->first)
         l->first->prev = s;
+    else
+        l->last = s;
     l->first = s;
+    l->count++;
+}
+
+/* Partial slabs queue at the tail: by the time one reaches the head it has had the longest to
+ * collect frees, so the slow path finds slabs with many free objects near the head. */
+static void list_append(struct pp_slab_list *l, struct pp_slab *s)
+{
+    s->next = NULL;
+    s->prev = l->last;
+    if (l->last)
+        l->last->next = s;
+    else
+        l->first = s;
+    l->last = s;
     l->count++;
 }
 
 static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
 {
     if (s->prev) s->prev->next = s->next; else l->first = s->next;
-    if (s->next) s->next->prev = s->prev;
+    if (s->next) s->next->prev = s->prev; else l->last = s->prev;
     s->next = s->prev = NULL;
     l->count--;
 }
@@ -288,7 +304,7 @@ static void to_partial(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
     set_notify(s, sparse_mark(s));
     set_list(s, PP_SLAB_PARTIAL);
-    list_push(&h->partial[cls], s);
+    list_append(&h->partial[cls], s);
 }
 
 /* All objects are handed out (used == capacity): the first local free must tell us (notify_at). */
@@ -675,8 +691,8 @@ static bool direct_matches(const struct pp_heap *h)
     return true;
 }
 
-/* The partial slab to take next: the one with the most free objects among the first few. The list
- * is LIFO, so its head is often a slab that just got its first free back from full: taking it
+/* The partial slab to take next: the one with the most free objects among the first few (the
+ * list is a queue, see list_append). Taking a slab that just got its first free back from full
  * would buy one object per slow path when frees are spread over the class's slabs. */
 static struct pp_slab *emptiest_partial(const struct pp_slab_list *l)
 {

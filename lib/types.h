@@ -161,7 +161,7 @@ struct pp_sparse {
 
 enum { PP_SLAB_NONE = 0, PP_SLAB_CURRENT, PP_SLAB_PARTIAL, PP_SLAB_FULL, PP_SLAB_ABANDONED };
 
-struct pp_slab_list { struct pp_slab *first; uint32_t count; };
+struct pp_slab_list { struct pp_slab *first, *last; uint32_t count; };
 
 /* A per-thread page cache (the kernel's per-cpu pages): small blocks kept off the pool lock. */
 #define PP_PCP_ORDERS 5                   /* caches orders 0..4 (4..64 KiB) */

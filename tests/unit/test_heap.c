@@ -156,7 +156,7 @@ TEST_BEGIN(test_owner_follows_the_heap)
 TEST_END
 
 /* When the current slab runs out, malloc takes the partial slab with the most free objects, not the
- * one that just came back from full with a single free object (the head of the list). */
+ * one at the head of the queue that has a single free object. */
 TEST_BEGIN(test_refill_takes_the_emptiest_partial)
 {
     enum { SIZE = 1000, MAX = 4096 };
@@ -174,16 +174,16 @@ TEST_BEGIN(test_refill_takes_the_emptiest_partial)
     struct pp_slab *a = pp_slab_of((uintptr_t)p[first_full]);
     struct pp_slab *b = pp_slab_of((uintptr_t)p[first_full + cap]);
     expect_true(a != b, "two slabs");
-    for (int i = 0; i < n; i++)               /* half of a's objects back */
-        if (p[i] && pp_slab_of((uintptr_t)p[i]) == a && (i & 1)) {
-            pp_free(p[i]);
-            p[i] = NULL;
-        }
-    for (int i = 0; i < n; i++)               /* then one of b's: b is now the list's head */
+    for (int i = 0; i < n; i++)               /* one of b's first: b heads the partial queue */
         if (p[i] && pp_slab_of((uintptr_t)p[i]) == b) {
             pp_free(p[i]);
             p[i] = NULL;
             break;
+        }
+    for (int i = 0; i < n; i++)               /* then half of a's, queued behind b */
+        if (p[i] && pp_slab_of((uintptr_t)p[i]) == a && (i & 1)) {
+            pp_free(p[i]);
+            p[i] = NULL;
         }
     struct pp_slab *cur = pp_slab_of((uintptr_t)p[n - 1]);
     void *q;
