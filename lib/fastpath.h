@@ -65,20 +65,18 @@ PP_INLINE void pp_free_fast(void *p, const char *call)
 {
     uintptr_t a = (uintptr_t)p;
     struct pp_slab *s = pp_slab_lookup(a);     /* the sentinel when a is not in a slab */
-    {
-        if (PP_LIKELY(pp_slab_object_ok(s, a))) {
-            if (PP_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == pp_thread_self())) {
-                void **b = p;
-                b[0] = s->free;
-                b[1] = s;
-                s->free = b;
-                if (PP_UNLIKELY(--s->left == 0))
-                    pp_slab_local_slow(s);
-                return;
-            }
-            pp_slab_free_remote(s, p, call);
+    if (PP_LIKELY(pp_slab_object_ok(s, a))) {
+        if (PP_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == pp_thread_self())) {
+            void **b = p;
+            b[0] = s->free;
+            b[1] = s;
+            s->free = b;
+            if (PP_UNLIKELY(--s->left == 0))
+                pp_slab_local_slow(s);
             return;
         }
+        pp_slab_free_remote(s, p, call);
+        return;
     }
     pp_heap_free_generic(p, call);
 }

@@ -182,13 +182,16 @@ PP_INLINE struct pp_slab *pp_slab_lookup(uintptr_t a)
     const char *leaf = pp_slabmap_leaf(a);
     return (struct pp_slab *)(leaf + ((const uintptr_t *)leaf)[(uint32_t)a >> PP_PAGE_SHIFT]);
 }
+PP_INLINE uintptr_t *pp_slabmap_entry(uintptr_t a)
+{
+    return (uintptr_t *)pp_slabmap_leaf(a) + ((uint32_t)a >> PP_PAGE_SHIFT);
+}
 PP_INLINE struct pp_slab *pp_slab_of(uintptr_t a)
 {
     if (PP_UNLIKELY(a >> PP_VA_BITS))
         return NULL;
-    const char *leaf = pp_slabmap_leaf(a);
-    uintptr_t e = __atomic_load_n(&((const uintptr_t *)leaf)[(uint32_t)a >> PP_PAGE_SHIFT], __ATOMIC_ACQUIRE);
-    return e ? (struct pp_slab *)(leaf + e) : NULL;
+    uintptr_t e = __atomic_load_n(pp_slabmap_entry(a), __ATOMIC_ACQUIRE);
+    return e ? (struct pp_slab *)(pp_slabmap_leaf(a) + e) : NULL;
 }
 PP_INLINE unsigned pp_page_index(uintptr_t a) { return (a >> PP_PAGE_SHIFT) & (PP_REGION_PAGES - 1); }
 PP_INLINE uintptr_t pp_page_addr(const struct pp_region *r, unsigned pi) { return r->base + ((uintptr_t)pi << PP_PAGE_SHIFT); }

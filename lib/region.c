@@ -37,11 +37,6 @@ static struct pp_bank *banks[PP_MAX_NODES];
 PP_HIDDEN struct pp_slabmap pp_slabmap;
 #define LEAF_BYTES ((size_t)sizeof(uintptr_t) << PP_SLABMAP_LEAF_BITS)   /* 8 MiB */
 
-static uintptr_t *slabmap_entry(uintptr_t a)
-{
-    return (uintptr_t *)pp_slabmap_leaf(a) + ((uint32_t)a >> PP_PAGE_SHIFT);
-}
-
 /* Make the map writable for new regions [a, a + size): a leaf is reserved for each 4 GiB the range
  * touches, and the entries of the range (4 KiB per region) are committed. Called with a bank lock
  * held, so fork never finds the lock below taken. */
@@ -60,7 +55,7 @@ int pp_slabmap_commit(uintptr_t a, size_t size)
                 break;
             __atomic_store_n(&pp_slabmap.top[a >> 32], (uintptr_t)((char *)leaf - (char *)&pp_slabmap), __ATOMIC_RELEASE);
         }
-        err = pp_os_commit(slabmap_entry(a), ((stop - a) >> PP_PAGE_SHIFT) * sizeof(uintptr_t));
+        err = pp_os_commit(pp_slabmap_entry(a), ((stop - a) >> PP_PAGE_SHIFT) * sizeof(uintptr_t));
         a = stop;
     }
     pthread_mutex_unlock(&lock);
@@ -72,7 +67,7 @@ void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s)
 {
     pp_assert_internal(!s || ((uint32_t)a >> PP_PAGE_SHIFT) != 0);   /* that entry is the sentinel's limit */
     uintptr_t v = s ? (uintptr_t)((const char *)s - pp_slabmap_leaf(a)) : 0;
-    uintptr_t *e = slabmap_entry(a);
+    uintptr_t *e = pp_slabmap_entry(a);
     for (size_t k = 0; k < npages; k++)
         __atomic_store_n(&e[k], v, __ATOMIC_RELEASE);
 }

@@ -125,6 +125,12 @@ static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
 
 static void set_list(struct pp_slab *s, uint8_t list) { s->list = list; }
 
+/* The owner word: a thread pointer (0 for none), with bit 0 kept set while the slab is sparse. */
+static void set_owner(struct pp_slab *s, uintptr_t self)
+{
+    atomic_store(&s->owner, self | (s->sparse != NULL));
+}
+
 /* used and left are kept as left = used - notify_at (modulo 2^32), so free() tests one counter. */
 static inline uint32_t used_of(const struct pp_slab *s) { return s->left + s->notify_at; }
 static inline void set_notify(struct pp_slab *s, uint32_t at)
@@ -670,7 +676,7 @@ static struct pp_slab *adopt(struct pp_heap *h, unsigned cls)
             return NULL;
         set_notify(s, 0);
         atomic_store(&s->heap, h);
-        atomic_store(&s->owner, pp_thread_self() | (s->sparse != NULL));
+        set_owner(s, pp_thread_self());
         collect(s);
         if (used_of(s) == 0) {
             slab_release(h, s);
@@ -864,7 +870,7 @@ static void abandon_one(struct pp_heap *h, struct pp_slab *s)
         return;
     }
     set_list(s, PP_SLAB_ABANDONED);
-    atomic_store(&s->owner, (uintptr_t)(s->sparse != NULL));
+    set_owner(s, 0);
     atomic_store(&s->heap, NULL);
     struct abandoned *a = &abandoned[s->cls];
     pthread_mutex_lock(&a->lock);
@@ -899,11 +905,11 @@ void pp_slab_set_owner_all(struct pp_heap *h, uintptr_t self)
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
         if (s != &pp_slab_empty)
-            atomic_store(&s->owner, self | (s->sparse != NULL));
+            set_owner(s, self);
         for (s = h->partial[cls].first; s; s = s->next)
-            atomic_store(&s->owner, self | (s->sparse != NULL));
+            set_owner(s, self);
         for (s = h->full[cls].first; s; s = s->next)
-            atomic_store(&s->owner, self | (s->sparse != NULL));
+            set_owner(s, self);
     }
 }
 

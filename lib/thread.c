@@ -29,6 +29,7 @@
 PP_HIDDEN struct pp_heap pp_heap_empty = { .bins = { [0 ... PP_NCLASSES - 1] = &pp_slab_empty } };
 PP_HIDDEN __thread struct pp_heap *pp_tls_heap = &pp_heap_empty;
 PP_HIDDEN __thread struct pp_slab *pp_tls_direct[PP_DIRECT_N] = { [0 ... PP_DIRECT_N - 1] = &pp_slab_empty };
+PP_HIDDEN _Atomic int pp_init_state;       /* 0 none, 1 initialising, 2 ready */
 
 /* The caller's malloc table from its heap (or all empty, for no heap). */
 static void direct_load(const struct pp_heap *h)
@@ -36,7 +37,6 @@ static void direct_load(const struct pp_heap *h)
     for (unsigned i = 0; i < PP_DIRECT_N; i++)
         pp_tls_direct[i] = h->bins[pp_class_fast[i]];
 }
-PP_HIDDEN _Atomic int pp_init_state;       /* 0 none, 1 initialising, 2 ready */
 
 enum { ZOMBIE_BATCH = 32, PARK_MAX = 16 };
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -251,7 +251,6 @@ void pp_thread_retire_parked(void)
     }
 }
 
-/* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure). */
 /* Drain every thread's page cache into the pools (reclaim, malloc_trim, allocation failure), or
  * only those not used since the previous idle pass (the background decay). */
 static size_t drain(bool idle_only, struct pp_capture *capc)
