@@ -7,7 +7,8 @@
  * allocation takes a hot block of the smallest fitting order from the densest region among the
  * lowest 64 that have one (map_pick), and a cold (released) block only when no hot block fits
  * (seed 002); dense and low regions fill up, so sparse and high ones drain empty and go back whole
- * (seed 004). Cold blocks go to the tail of their list.
+ * (seed 004). Cold blocks go to the tail of their list. A run (npages, not a power of two) first
+ * tries a free extent of adjacent blocks that fits it to the page (run_fit_locked).
  *
  * Buddy arithmetic, by page index inside a region:
  *   the order-o buddy of block B is B ^ (1 << o)   (#8 at order 1 -> #10; #10 at order 1 -> #8)
@@ -337,7 +338,79 @@ static void free_pages_locked(struct pp_pool *pool, struct pp_region *r, unsigne
     }
 }
 
-/* Allocate a run aligned to align_pages (a power of two): take the power-of-two block and give the
+/* The free extent around the free block at pi: the pages from the first free block that ends where
+ * the extent starts, back, to the last free block that starts where it ends, forward; forward only
+ * as far as `want` pages. Returns the extent's first page; *end is one past its last. */
+static unsigned extent_of(const struct pp_region *r, unsigned pi, unsigned want, unsigned *end)
+{
+    unsigned s = pi, e = pi + (1u << r->order[pi]);
+    for (bool more = true; more;) {         /* back: a free block of some order o that ends at s */
+        more = false;
+        for (unsigned o = 0; o < PP_MAX_ORDER && (1u << o) <= s; o++) {
+            unsigned b = s - (1u << o);
+            if ((b & ((1u << o) - 1)) == 0 && r->state[b] == PP_PG_FREE_HEAD && r->order[b] == o) {
+                s = b;
+                more = true;
+                break;
+            }
+        }
+    }
+    while (e - s < want && e < PP_REGION_PAGES && r->state[e] == PP_PG_FREE_HEAD)
+        e += 1u << r->order[e];
+    *end = e;
+    return s;
+}
+
+/* Page-granular fit for a run of n pages (2^(order-1) < n < 2^order): the lowest n pages of a free
+ * extent made of adjacent buddy blocks, such as the tail a run of another size gave back. Splitting
+ * a fresh 2^order block instead leaves its tail, and later runs of other sizes never fit the tails
+ * exactly: the pool spreads, and each round of a phase-changing program touches pages the previous
+ * one did not (bench-phase: 262 MiB in the first round, 320 by the sixth, for 256 MiB live). An
+ * extent of more than 2^(order-1) pages holds a whole free block of order - 1 or order - 2, so
+ * those lists, in the densest hot region (map_pick), are where to look; a few candidates each,
+ * on a path that is about to touch at least 33 KiB anyway. Returns the page index or -1. */
+#define RUN_FIT_TRIES 8
+static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order, bool *cold)
+{
+    for (unsigned k = 1; k <= 2; k++) {
+        long idx = map_pick(pool, &pool->hot, order - k);
+        if (idx < 0)
+            continue;
+        struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
+        unsigned pi = r->head[order - k];
+        for (int t = 0; t < RUN_FIT_TRIES && pi != PP_NO_PAGE; t++, pi = r->link_next[pi]) {
+            unsigned end, s = extent_of(r, pi, n, &end);
+            if (end - s < n)
+                continue;
+            /* take every block of [s, s + n); the last one's pages past s + n go back */
+            bool all_cold = true;
+            unsigned p = s, stop = s + n;
+            while (p < stop) {
+                unsigned bo = r->order[p], next = p + (1u << bo);
+                bool c = r->flags[p] & PP_PF_COLD;
+                all_cold &= c;
+                if (c)
+                    pool->cold_pages_out += (next > stop ? stop : next) - p;
+                else
+                    pool->hot_pages_out += (next > stop ? stop : next) - p;
+                list_del(pool, r, p, bo);
+                r->flags[p] = 0;
+                p = next;
+            }
+            memset(&r->state[s], PP_PG_CACHED, n);
+            if (p > stop)
+                free_pages_locked(pool, r, stop, p - stop);
+            if (cold)
+                *cold = all_cold;
+            pp_assert_expensive(pp_buddy_is_valid(pool));
+            return pp_page_addr(r, s);
+        }
+    }
+    return 0;
+}
+
+/* Allocate a run aligned to align_pages (a power of two). Unaligned runs first try a free extent
+ * that fits them to the page (run_fit_locked). Else: take the power-of-two block and give the
  * unused tail back at once, so a 33-page request costs 33 pages, not 64. The tail goes back hot
  * even when the block was cold: marking it cold is more exact, but then allocation passes it over
  * for hot blocks in other regions and spreads the heap (bench-return after a 90% free: 176 ->
@@ -348,7 +421,14 @@ uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_p
     if (order > PP_MAX_ORDER)
         return 0;
     pthread_mutex_lock(&pool->lock);
-    uintptr_t b = pp_buddy_alloc_cold_locked(pool, order, cold);
+    uintptr_t b = 0;
+    if (align_pages == 1 && npages > 2 && npages < (1u << order))
+        b = run_fit_locked(pool, (unsigned)npages, order, cold);
+    if (b) {
+        pthread_mutex_unlock(&pool->lock);
+        return b;
+    }
+    b = pp_buddy_alloc_cold_locked(pool, order, cold);
     if (b && npages < (1u << order)) {
         struct pp_region *r = pp_region_of(b);
         free_pages_locked(pool, r, pp_page_index(b) + (unsigned)npages, (1u << order) - npages);

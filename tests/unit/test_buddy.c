@@ -77,6 +77,29 @@ TEST_BEGIN(test_run_trims_tail)
 }
 TEST_END
 
+TEST_BEGIN(test_run_fits_a_tail)
+{
+    /* a 33-page run leaves [33, 64) free as blocks of 1, 2, 4, 8 and 16 pages; a 20-page run must
+     * land on the first 20 of them, at page 33, not split a fresh 32-page block */
+    uintptr_t run = pp_buddy_alloc_run(pool, 33, 1, NULL);
+    expect_true(run != 0, "run of 33 pages");
+    bool cold = true;
+    uintptr_t fit = pp_buddy_alloc_run(pool, 20, 1, &cold);
+    expect_zu_eq(fit, run + 33 * PP_PAGE_SIZE, "the 20-page run starts where the 33-page run ends");
+    expect_false(cold, "made of blocks given back hot: not known to read as zero");
+    expect_zu_eq(pool->nr_free, PP_REGION_PAGES - 53, "53 pages out, the rest of the 16-page block back");
+    struct pp_region *r = pp_region_of(run);
+    for (unsigned pi = 33; pi < 53; pi++)
+        expect_true(r->state[pi] == PP_PG_CACHED, "page %u handed out", pi);
+    expect_true(r->state[53] == PP_PG_FREE_HEAD && r->order[53] == 0, "page 53 free again");
+    expect_true(valid(), "invariants after a fit across five blocks");
+    pp_buddy_free_run(pool, run, 33);
+    expect_true(valid(), "invariants after freeing the first run");
+    pp_buddy_free_run(pool, fit, 20);
+    expect_zu_eq(pool->nr_free, 0, "both freed, region returned");
+}
+TEST_END
+
 TEST_BEGIN(test_aligned_run)
 {
     uintptr_t a = pp_buddy_alloc(pool, 0);
@@ -213,7 +236,7 @@ int main(void)
     pp_thread_init_once();
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;          /* the bank keeps everything: tests count regions */
-    return RUN_TESTS(test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail,
+    return RUN_TESTS(test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail, test_run_fits_a_tail,
                      test_aligned_run, test_lowest_region_first, test_densest_region_first, test_capture_after_merge,
                      test_capture_wrong_pool_or_order, test_map_failure_gives_null);
 }
