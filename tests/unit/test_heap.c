@@ -87,6 +87,41 @@ TEST_BEGIN(test_remote_frees_are_reused)
 }
 TEST_END
 
+enum { HELD_CLASSES = 20, HELD_EACH = 60 };
+
+/* Frees the blocks class by class in turn (one of each class, then the next of each), as a
+ * consumer of mixed sizes does, and returns the most objects it held back for their owner. */
+static void *free_interleaved(void *arg)
+{
+    void **p = arg;
+    uintptr_t most = 0;
+    pp_free(pp_malloc(1));                  /* a thread without a heap pushes each free at once */
+    for (int i = 0; i < HELD_EACH; i++)
+        for (int c = 0; c < HELD_CLASSES; c++) {
+            pp_free(p[c * HELD_EACH + i]);
+            if (pp_tls_heap->rbuf_total > most)
+                most = pp_tls_heap->rbuf_total;
+        }
+    return (void *)most;
+}
+
+TEST_BEGIN(test_remote_frees_held_are_bounded)
+{
+    /* 20 classes x 60 objects, all freed by another thread: it may gather them per slab, but never
+     * hold more than 128 in all (RBUF_TOTAL_MAX), or their owner carves fresh pages meanwhile */
+    static void *p[HELD_CLASSES * HELD_EACH];
+    for (int c = 0; c < HELD_CLASSES; c++)
+        for (int i = 0; i < HELD_EACH; i++)
+            p[c * HELD_EACH + i] = pp_malloc(16 * (size_t)(c + 1));
+    pthread_t t;
+    void *most;
+    pthread_create(&t, NULL, free_interleaved, p);
+    pthread_join(t, &most);
+    expect_zu_lt((size_t)(uintptr_t)most, 128, "objects held for other threads stay under the bound");
+    expect_true(accounting_holds(), "accounting after the remote frees");
+}
+TEST_END
+
 static void *alloc_and_exit(void *arg)
 {
     struct handoff *h = arg;
@@ -239,7 +274,7 @@ TEST_END
 int main(void)
 {
     pp_thread_init_once();
-    return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused,
+    return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused, test_remote_frees_held_are_bounded,
                      test_thread_exit_abandon_and_adopt, test_owner_follows_the_heap, test_refill_takes_the_emptiest_partial,
                      test_reclaim_releases,
                      test_calloc_after_release_is_zero);
