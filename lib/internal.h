@@ -311,6 +311,7 @@ PP_HIDDEN size_t pp_reclaim_all_pools(void);
 PP_HIDDEN void pp_reclaim_init(void);
 PP_HIDDEN size_t pp_reclaim_direct(struct pp_capture *capc);
 PP_HIDDEN size_t pp_reclaim_free_memory(void);
+PP_HIDDEN size_t pp_reclaim_hot_free_bytes(void);
 PP_HIDDEN bool pp_reclaim_admit(size_t bytes, struct pp_capture *capc);
 PP_HIDDEN size_t pp_reclaim_footprint(void);
 PP_HIDDEN size_t pp_reclaim_limit(bool *hard);

@@ -302,6 +302,14 @@ size_t pp_reclaim_direct(struct pp_capture *capc)
     return released;
 }
 
+/* Free memory that is still resident: hot free pages in the pools and hot whole regions in the
+ * bank (read racily; malloc_trim's throttle). */
+size_t pp_reclaim_hot_free_bytes(void)
+{
+    size_t cold, pages = pp_buddy_free_pages(&cold) - cold;
+    return (pages << PP_PAGE_SHIFT) + pp_region_bank_bytes(true);
+}
+
 /* Only what is already free in the pools and the bank (a cheap malloc_trim). */
 size_t pp_reclaim_free_memory(void)
 {

@@ -31,6 +31,7 @@ PP_HIDDEN struct pp_region pp_region_dead = { .kind = PP_REGION_DEAD };
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *meta_cur, *meta_end;
 static struct pp_bank *banks[PP_MAX_NODES];
+static _Atomic unsigned nbanks;             /* 1 + the highest node with a bank: loops stop there */
 
 
 /* The slab map (internal.h) */
@@ -123,6 +124,9 @@ struct pp_bank *pp_bank_of(unsigned node)
     struct pp_bank *expected = NULL;
     if (!__atomic_compare_exchange_n(&banks[node], &expected, b, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return expected;                    /* lost the race: the loser's bank is leaked metadata (rare, once) */
+    unsigned n = atomic_load(&nbanks);
+    while (n <= node && !atomic_compare_exchange_weak(&nbanks, &n, node + 1))
+        ;
     return b;
 }
 
@@ -307,7 +311,7 @@ void pp_region_bank_decay(void)
 size_t pp_region_bank_bytes(bool resident_only)
 {
     size_t bytes = 0;
-    for (unsigned node = 0; node < PP_MAX_NODES; node++) {
+    for (unsigned node = 0, n = atomic_load_explicit(&nbanks, memory_order_acquire); node < n; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (b)
             bytes += ((size_t)b->nhot + (resident_only ? 0 : b->ncold)) * PP_REGION_SIZE;

@@ -60,6 +60,30 @@ TEST_BEGIN(test_malloc_trim_returns_memory)
 }
 TEST_END
 
+TEST_BEGIN(test_malloc_trim_right_after_a_trim)
+{
+    /* malloc_trim is throttled for 10 ms after a full pass (stress-ng calls it every few frees),
+     * but not for a big free: the second trim, a moment after the first, must still give it back */
+    fill();
+    for (int i = 0; i < N; i += 2)
+        free(blocks[i]);
+    malloc_trim(0);
+    double before = rss_mib();
+    for (int i = 1; i < N; i += 2)
+        free(blocks[i]);
+    expect_int_eq(malloc_trim(0), 1, "the second trim releases the other 100 MiB");
+    double after = rss_mib();
+    printf("# trim, free 100 MiB, trim: %.1f -> %.1f MiB\n", before, after);
+    expect_true(after < before - 64, "RSS fell after the second trim (%.1f -> %.1f MiB)", before, after);
+    int released = 0;
+    for (int i = 0; i < 1000; i++) {
+        free(malloc(64));
+        released += malloc_trim(0);
+    }
+    printf("# 1000 trims after a small free each: %d released something\n", released);
+}
+TEST_END
+
 TEST_BEGIN(test_decay_returns_memory_when_idle)
 {
     double base = rss_mib();
@@ -106,6 +130,6 @@ int main(void)
         printf("1..0 # skip: run with PAGEPOOL_DECAY_MS=100\n");
         return 0;
     }
-    return RUN_TESTS(test_malloc_trim_returns_memory, test_decay_returns_memory_when_idle,
+    return RUN_TESTS(test_malloc_trim_returns_memory, test_malloc_trim_right_after_a_trim, test_decay_returns_memory_when_idle,
                      test_fork_with_background_thread);
 }
