@@ -85,8 +85,8 @@ PP_API size_t pp_reclaim(void)
  * 10 ms of a full pass only the pools' and the bank's free memory is released, and only once at
  * least TRIM_MIN_BYTES more of it is resident than the last trim left: a pass that finds a few
  * frees' worth costs a lock round and, in such a program, the refaults of what it released
- * (stress-ng malloc: 8% of its time; RESULTS.md). A program that frees a big structure and trims
- * still gets it back at once. */
+ * (stress-ng malloc: 11% of the stressor's instructions; RESULTS.md). A program that frees a big
+ * structure and trims still gets it back at once. */
 #define TRIM_MIN_BYTES ((size_t)1 << 20)
 PP_API int pp_malloc_trim(size_t pad)
 {

@@ -368,7 +368,7 @@ static unsigned extent_of(const struct pp_region *r, unsigned pi, unsigned want,
  * one did not (bench-phase: 262 MiB in the first round, 320 by the sixth, for 256 MiB live). An
  * extent of more than 2^(order-1) pages holds a whole free block of order - 1 or order - 2, so
  * those lists, in the densest hot region (map_pick), are where to look; a few candidates each,
- * on a path that is about to touch at least 33 KiB anyway. Returns the page index or -1. */
+ * on a path that is about to touch at least 33 KiB anyway. Returns the run's address, or 0. */
 #define RUN_FIT_TRIES 8
 static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order, bool *cold)
 {

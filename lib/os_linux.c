@@ -156,7 +156,7 @@ size_t pp_os_cgroup_limit(void)
 /* The clock. The C library's clock_gettime only forwards to the kernel's vDSO, but it lies in a part
  * of libc's text that nothing else at start-up needs, and the kernel maps the file 64 KiB around
  * each page a process first executes: calling the vDSO directly, and taking the page size from the
- * auxiliary vector instead of sysconf, keeps about 60 KiB of libc out of every process's RSS
+ * auxiliary vector instead of sysconf, keeps about 55 KiB of libc out of every process's RSS
  * (RESULTS.md). The vDSO is an ELF image the kernel maps into every process (vdso(7)); its
  * dynamic symbol table is found through the program headers, and its DT_HASH gives the count. */
 typedef int vdso_gettime_fn(clockid_t, struct timespec *);
