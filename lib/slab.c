@@ -150,10 +150,13 @@ static void sparse_take(struct pp_slab *s, void **list);
 /* Take the remote frees (owner only): two exchanges and no walk of the list (whose objects sit in
  * other cores' caches). The count is taken before the list, and freers add to it after pushing, so
  * every object counted is in the list taken: `used` may lag (a count still to come), never lead,
- * and a slab is never released while a free is in flight. Returns whether objects came. */
+ * and a slab is never released while a free is in flight. A count that comes after its objects
+ * were taken is taken alone, by the next collect (so an empty list is not "nothing to do" while a
+ * count is pending). Returns whether objects came. */
 static bool collect(struct pp_slab *s)
 {
-    if (!atomic_load_explicit(&s->thread_free, memory_order_relaxed))
+    if (!atomic_load_explicit(&s->thread_free, memory_order_relaxed) &&
+        !atomic_load_explicit(&s->thread_freed, memory_order_relaxed))
         return false;
     uint32_t n = atomic_exchange_explicit(&s->thread_freed, 0, memory_order_acquire);
     void **list = atomic_exchange_explicit(&s->thread_free, NULL, memory_order_acquire);
@@ -313,10 +316,11 @@ static void to_partial(struct pp_heap *h, unsigned cls, struct pp_slab *s)
     list_append(&h->partial[cls], s);
 }
 
-/* All objects are handed out (used == capacity): the first local free must tell us (notify_at). */
+/* All objects are handed out (used == capacity, more while a remote count lags: collect): the
+ * first local free must tell us (notify_at). */
 static void to_full(struct pp_heap *h, unsigned cls, struct pp_slab *s)
 {
-    pp_assert_internal(used_of(s) == s->capacity);
+    pp_assert_internal(used_of(s) >= s->capacity);
     set_notify(s, s->capacity - 1);
     set_list(s, PP_SLAB_FULL);
     list_push(&h->full[cls], s);

@@ -122,6 +122,38 @@ TEST_BEGIN(test_remote_frees_held_are_bounded)
 }
 TEST_END
 
+TEST_BEGIN(test_remote_count_that_lags)
+{
+    /* A remote free pushes the object, then adds to the count: the owner can take the object before
+     * its count (here by hand: X pushed, counted only after the owner took it back). A later
+     * collect with no list must still take that count, or the slab looks one object fuller than
+     * it is (to_full's check at debug level 2) and never looks empty. */
+    enum { SIZE = 2560, CAP = 25 };         /* a class no other test uses: 25 objects per slab */
+    void *p[CAP];
+    for (int i = 0; i < CAP; i++)
+        p[i] = pp_malloc(SIZE);
+    struct pp_slab *s = pp_slab_of((uintptr_t)p[0]);
+    for (int i = 1; i < CAP; i++)
+        expect_ptr_eq(pp_slab_of((uintptr_t)p[i]), s, "object %d in the first slab", i);
+    void **x = p[0];
+    x[0] = NULL;
+    x[1] = s;                               /* the key, as a remote free stores it */
+    atomic_store(&s->thread_free, (void *)x);
+    expect_ptr_eq(pp_malloc(SIZE), x, "the owner takes the pushed object before its count");
+    atomic_fetch_add(&s->thread_freed, 1);
+    void *q = pp_malloc(SIZE);              /* the slab is exhausted: it goes to the full list */
+    expect_ptr_ne(pp_slab_of((uintptr_t)q), s, "the next object comes from another slab");
+    struct pp_stats before;
+    pp_stats_get(&before);
+    for (int i = 0; i < CAP; i++)
+        pp_free(p[i]);
+    pp_free(q);
+    pp_free(pp_malloc(SIZE));               /* a slow path looks at the slabs again */
+    expect_true(accounting_holds(), "accounting after the lagging count");
+    expect_ptr_eq(atomic_load(&s->thread_free), NULL, "nothing left pushed");
+}
+TEST_END
+
 static void *alloc_and_exit(void *arg)
 {
     struct handoff *h = arg;
@@ -274,7 +306,7 @@ TEST_END
 int main(void)
 {
     pp_thread_init_once();
-    return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused, test_remote_frees_held_are_bounded,
+    return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused, test_remote_frees_held_are_bounded, test_remote_count_that_lags,
                      test_thread_exit_abandon_and_adopt, test_owner_follows_the_heap, test_refill_takes_the_emptiest_partial,
                      test_reclaim_releases,
                      test_calloc_after_release_is_zero);
