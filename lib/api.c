@@ -97,8 +97,12 @@ PP_API int pp_malloc_trim(size_t pad)
     uint64_t now = pp_os_now_ms(), last = atomic_load_explicit(&last_full_ms, memory_order_relaxed);
     int released;
     if (now - last < 10) {
-        if (pp_reclaim_hot_free_bytes() < atomic_load_explicit(&left_hot, memory_order_relaxed) + TRIM_MIN_BYTES)
+        size_t hot = pp_reclaim_hot_free_bytes(), left = atomic_load_explicit(&left_hot, memory_order_relaxed);
+        if (hot < left + TRIM_MIN_BYTES) {
+            if (hot < left)                 /* reused since: what comes free next counts from here */
+                atomic_store_explicit(&left_hot, hot, memory_order_relaxed);
             return 0;
+        }
         released = pp_reclaim_free_memory() > 0;
     } else {
         atomic_store_explicit(&last_full_ms, now, memory_order_relaxed);   /* racing callers skip */

@@ -386,13 +386,13 @@ static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order
             bool all_cold = true;
             unsigned p = s, stop = s + n;
             while (p < stop) {
-                unsigned bo = r->order[p], next = p + (1u << bo);
+                unsigned bo = r->order[p], next = p + (1u << bo), taken = (next > stop ? stop : next) - p;
                 bool c = r->flags[p] & PP_PF_COLD;
                 all_cold &= c;
                 if (c)
-                    pool->cold_pages_out += (next > stop ? stop : next) - p;
+                    pool->cold_pages_out += taken;
                 else
-                    pool->hot_pages_out += (next > stop ? stop : next) - p;
+                    pool->hot_pages_out += taken;
                 list_del(pool, r, p, bo);
                 r->flags[p] = 0;
                 p = next;
