@@ -83,10 +83,11 @@ PP_API size_t pp_reclaim(void)
 /* Some programs call malloc_trim thousands of times a second (stress-ng does, once per few frees).
  * Walking every thread's caches and slabs each time would cost more than it returns, so within
  * 10 ms of a full pass only the pools' and the bank's free memory is released, and only once at
- * least TRIM_MIN_BYTES more of it is resident than the last trim left: a pass that finds a few
- * frees' worth costs a lock round and, in such a program, the refaults of what it released
- * (stress-ng malloc: 11% of the stressor's instructions; RESULTS.md). A program that frees a big
- * structure and trims still gets it back at once. */
+ * least TRIM_MIN_BYTES more of it is resident than the last trim left (or than the least a trim
+ * saw since, when allocations reused it): a pass that finds a few frees' worth costs a lock round
+ * and, in such a program, the refaults of what it released (stress-ng malloc: 11% of the
+ * stressor's instructions; RESULTS.md). A program that frees a big structure and trims still gets
+ * it back at once. */
 #define TRIM_MIN_BYTES ((size_t)1 << 20)
 PP_API int pp_malloc_trim(size_t pad)
 {
