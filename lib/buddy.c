@@ -184,6 +184,15 @@ static void expand(struct pp_pool *pool, struct pp_region *r, unsigned pi, unsig
     }
 }
 
+/* Pages handed out, by whether they were resident (statistics: page faults avoided or taken). */
+static void count_out(struct pp_pool *pool, bool cold, unsigned pages)
+{
+    if (cold)
+        pool->cold_pages_out += pages;
+    else
+        pool->hot_pages_out += pages;
+}
+
 /* The first block of order o in r that is hot (cold: any). */
 static unsigned pick(const struct pp_region *r, unsigned o, bool cold)
 {
@@ -217,10 +226,7 @@ uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool 
                 memset(&r->state[pi], PP_PG_CACHED, 1u << order);
                 if (cold)
                     *cold = r->flags[pi] & PP_PF_COLD;
-                if (r->flags[pi] & PP_PF_COLD)
-                    pool->cold_pages_out += 1u << order;
-                else
-                    pool->hot_pages_out += 1u << order;
+                count_out(pool, r->flags[pi] & PP_PF_COLD, 1u << order);
                 r->flags[pi] = 0;
                 pp_assert_expensive(pp_buddy_is_valid(pool));
                 return pp_page_addr(r, pi);
@@ -389,10 +395,7 @@ static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order
                 unsigned bo = r->order[p], next = p + (1u << bo), taken = (next > stop ? stop : next) - p;
                 bool c = r->flags[p] & PP_PF_COLD;
                 all_cold &= c;
-                if (c)
-                    pool->cold_pages_out += taken;
-                else
-                    pool->hot_pages_out += taken;
+                count_out(pool, c, taken);
                 list_del(pool, r, p, bo);
                 r->flags[p] = 0;
                 p = next;
@@ -421,17 +424,12 @@ uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_p
     if (order > PP_MAX_ORDER)
         return 0;
     pthread_mutex_lock(&pool->lock);
-    uintptr_t b = 0;
-    if (align_pages == 1 && npages > 2 && npages < (1u << order))
-        b = run_fit_locked(pool, (unsigned)npages, order, cold);
-    if (b) {
-        pthread_mutex_unlock(&pool->lock);
-        return b;
-    }
-    b = pp_buddy_alloc_cold_locked(pool, order, cold);
-    if (b && npages < (1u << order)) {
-        struct pp_region *r = pp_region_of(b);
-        free_pages_locked(pool, r, pp_page_index(b) + (unsigned)npages, (1u << order) - npages);
+    uintptr_t b = align_pages == 1 && npages > 2 && npages < (1u << order)
+                ? run_fit_locked(pool, (unsigned)npages, order, cold) : 0;
+    if (!b) {
+        b = pp_buddy_alloc_cold_locked(pool, order, cold);
+        if (b && npages < (1u << order))
+            free_pages_locked(pool, pp_region_of(b), pp_page_index(b) + (unsigned)npages, (1u << order) - npages);
     }
     pthread_mutex_unlock(&pool->lock);
     return b;

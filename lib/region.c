@@ -32,6 +32,7 @@ static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *meta_cur, *meta_end;
 static struct pp_bank *banks[PP_MAX_NODES];
 static _Atomic unsigned nbanks;             /* 1 + the highest node with a bank: loops stop there */
+static unsigned bank_count(void) { return atomic_load_explicit(&nbanks, memory_order_acquire); }
 
 
 /* The slab map (internal.h) */
@@ -285,7 +286,7 @@ void pp_region_give(struct pp_region *r, bool cold)
 /* Release every banked resident region beyond keep_bytes (malloc_trim, reclaim), whatever its age. */
 void pp_region_bank_purge(size_t keep_bytes)
 {
-    for (unsigned node = 0; node < PP_MAX_NODES; node++) {
+    for (unsigned node = 0, n = bank_count(); node < n; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (!b)
             continue;
@@ -298,7 +299,7 @@ void pp_region_bank_purge(size_t keep_bytes)
 /* Apply the decay now (reclaim paths; issue-free for callers that hold no bank lock). */
 void pp_region_bank_decay(void)
 {
-    for (unsigned node = 0; node < PP_MAX_NODES; node++) {
+    for (unsigned node = 0, n = bank_count(); node < n; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (!b)
             continue;
@@ -311,7 +312,7 @@ void pp_region_bank_decay(void)
 size_t pp_region_bank_bytes(bool resident_only)
 {
     size_t bytes = 0;
-    for (unsigned node = 0, n = atomic_load_explicit(&nbanks, memory_order_acquire); node < n; node++) {
+    for (unsigned node = 0, n = bank_count(); node < n; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (b)
             bytes += ((size_t)b->nhot + (resident_only ? 0 : b->ncold)) * PP_REGION_SIZE;
@@ -322,7 +323,7 @@ size_t pp_region_bank_bytes(bool resident_only)
 size_t pp_region_mapped_bytes(void)
 {
     size_t bytes = 0;
-    for (unsigned node = 0; node < PP_MAX_NODES; node++) {
+    for (unsigned node = 0, n = bank_count(); node < n; node++) {
         struct pp_bank *b = __atomic_load_n(&banks[node], __ATOMIC_ACQUIRE);
         if (b)
             bytes += (size_t)(b->nregions - b->nlost) * PP_REGION_SIZE;

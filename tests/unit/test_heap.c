@@ -143,8 +143,6 @@ TEST_BEGIN(test_remote_count_that_lags)
     atomic_fetch_add(&s->thread_freed, 1);
     void *q = pp_malloc(SIZE);              /* the slab is exhausted: it goes to the full list */
     expect_ptr_ne(pp_slab_of((uintptr_t)q), s, "the next object comes from another slab");
-    struct pp_stats before;
-    pp_stats_get(&before);
     for (int i = 0; i < CAP; i++)
         pp_free(p[i]);
     pp_free(q);
