@@ -48,41 +48,45 @@ int pp_buddy_init(unsigned nr_nodes)
 struct pp_pool *pp_pool_of(unsigned node) { return pools[node < pp_nr_nodes ? node : 0]; }
 
 /* ---- Region sets (avail and hot, per order) ---- */
-static void map_set(struct pp_regmaps *m, unsigned o, uint32_t idx)
+static void map_set(struct pp_pool *pool, int set, unsigned o, uint32_t idx)
 {
-    m->bits[idx / 64][o] |= 1ull << (idx % 64);
-    m->summary[idx / 4096][o] |= 1ull << ((idx / 64) % 64);
+    pool->group[idx / 64].bits[set][o] |= 1ull << (idx % 64);
+    pool->summary[idx / 4096][set][o] |= 1ull << ((idx / 64) % 64);
 }
 
-static void map_clear(struct pp_regmaps *m, unsigned o, uint32_t idx)
+static void map_clear(struct pp_pool *pool, int set, unsigned o, uint32_t idx)
 {
-    uint64_t *w = &m->bits[idx / 64][o];
+    uint64_t *w = &pool->group[idx / 64].bits[set][o];
     *w &= ~(1ull << (idx % 64));
     if (!*w)
-        m->summary[idx / 4096][o] &= ~(1ull << ((idx / 64) % 64));
+        pool->summary[idx / 4096][set][o] &= ~(1ull << ((idx / 64) % 64));
 }
 
-static bool map_test(const struct pp_regmaps *m, unsigned o, uint32_t idx) { return (m->bits[idx / 64][o] >> (idx % 64)) & 1; }
+static bool map_test(const struct pp_pool *pool, int set, unsigned o, uint32_t idx)
+{
+    return (pool->group[idx / 64].bits[set][o] >> (idx % 64)) & 1;
+}
 
 /* The region to allocate an order-o block from: among the regions of the lowest non-empty word of
  * the set (64 region indexes), the densest, i.e. the one with the fewest free pages (the lowest on
  * a tie). Dense regions fill up and sparse ones empty out and go back to the bank whole; keeping to
  * the lowest word keeps the pool packed towards its low regions, and bounds the search to one
  * cache line of counts. */
-static long map_pick(const struct pp_pool *pool, const struct pp_regmaps *m, unsigned o)
+static long map_pick(const struct pp_pool *pool, int set, unsigned o)
 {
     for (unsigned s = 0; s < PP_MAX_REGIONS / 4096; s++) {
-        uint64_t sw = m->summary[s][o];
+        uint64_t sw = pool->summary[s][set][o];
         if (sw) {
             unsigned w = s * 64 + (unsigned)__builtin_ctzll(sw);
-            uint64_t bits = m->bits[w][o];
+            const struct pp_pool_group *g = &pool->group[w];
+            uint64_t bits = g->bits[set][o];
             long best = -1;
             unsigned best_free = ~0u;
             for (; bits; bits &= bits - 1) {
-                unsigned idx = w * 64 + (unsigned)__builtin_ctzll(bits);
-                if (pool->nr_free_of[idx] < best_free) {
-                    best_free = pool->nr_free_of[idx];
-                    best = idx;
+                unsigned i = (unsigned)__builtin_ctzll(bits);
+                if (g->nr_free_of[i] < best_free) {
+                    best_free = g->nr_free_of[i];
+                    best = w * 64 + i;
                 }
             }
             return best;
@@ -91,13 +95,13 @@ static long map_pick(const struct pp_pool *pool, const struct pp_regmaps *m, uns
     return -1;
 }
 
-static long map_last(const struct pp_regmaps *m, unsigned o)
+static long map_last(const struct pp_pool *pool, int set, unsigned o)
 {
     for (int s = PP_MAX_REGIONS / 4096 - 1; s >= 0; s--) {
-        uint64_t sw = m->summary[s][o];
+        uint64_t sw = pool->summary[s][set][o];
         if (sw) {
             unsigned w = (unsigned)s * 64 + 63u - (unsigned)__builtin_clzll(sw);
-            return (long)w * 64 + 63 - __builtin_clzll(m->bits[w][o]);
+            return (long)w * 64 + 63 - __builtin_clzll(pool->group[w].bits[set][o]);
         }
     }
     return -1;
@@ -110,11 +114,11 @@ static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
     r->order[pi] = (uint8_t)order;
     uint16_t h = r->head[order];
     if (!(r->flags[pi] & PP_PF_COLD) && r->nhot[order]++ == 0)
-        map_set(&pool->hot, order, r->idx);
+        map_set(pool, PP_MAP_HOT, order, r->idx);
     if (h == PP_NO_PAGE) {
         r->head[order] = r->tail[order] = (uint16_t)pi;
         r->link_next[pi] = r->link_prev[pi] = PP_NO_PAGE;
-        map_set(&pool->avail, order, r->idx);
+        map_set(pool, PP_MAP_AVAIL, order, r->idx);
     } else if (to_tail) {
         uint16_t t = r->tail[order];
         r->link_next[t] = (uint16_t)pi;
@@ -128,7 +132,7 @@ static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
         r->head[order] = (uint16_t)pi;
     }
     r->nr_free += 1u << order;
-    pool->nr_free_of[r->idx] = (uint16_t)r->nr_free;
+    pool->group[r->idx / 64].nr_free_of[r->idx % 64] = (uint16_t)r->nr_free;
     pool->nr_free += 1u << order;
     if (r->flags[pi] & PP_PF_COLD)
         pool->nr_cold += 1u << order;
@@ -140,12 +144,12 @@ static void list_del(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
     if (p == PP_NO_PAGE) r->head[order] = n; else r->link_next[p] = n;
     if (n == PP_NO_PAGE) r->tail[order] = p; else r->link_prev[n] = p;
     if (r->head[order] == PP_NO_PAGE)
-        map_clear(&pool->avail, order, r->idx);
+        map_clear(pool, PP_MAP_AVAIL, order, r->idx);
     if (!(r->flags[pi] & PP_PF_COLD) && --r->nhot[order] == 0)
-        map_clear(&pool->hot, order, r->idx);
+        map_clear(pool, PP_MAP_HOT, order, r->idx);
     r->state[pi] = PP_PG_FREE_TAIL;
     r->nr_free -= 1u << order;
-    pool->nr_free_of[r->idx] = (uint16_t)r->nr_free;
+    pool->group[r->idx / 64].nr_free_of[r->idx % 64] = (uint16_t)r->nr_free;
     pool->nr_free -= 1u << order;
     if (r->flags[pi] & PP_PF_COLD)
         pool->nr_cold -= 1u << order;
@@ -163,7 +167,7 @@ static bool pool_grow_locked(struct pp_pool *pool)
         r->nhot[o] = 0;
     }
     r->nr_free = 0;
-    pool->nr_free_of[r->idx] = 0;
+    pool->group[r->idx / 64].nr_free_of[r->idx % 64] = 0;
     r->in_pool = 1;
     memset(r->state, PP_PG_FREE_TAIL, sizeof(r->state));
     r->flags[0] = cold ? PP_PF_COLD : 0;
@@ -214,12 +218,12 @@ uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool 
     pp_assert_internal(order <= PP_MAX_ORDER);
     for (int attempt = 0; attempt < 2; attempt++) {
         for (int pass = 0; pass < 2; pass++) {
-            struct pp_regmaps *maps = pass ? &pool->avail : &pool->hot;
+            int set = pass ? PP_MAP_AVAIL : PP_MAP_HOT;
             for (unsigned o = order; o <= PP_MAX_ORDER; o++) {
-                long idx = map_pick(pool, maps, o);
+                long idx = map_pick(pool, set, o);
                 if (idx < 0)
                     continue;
-                struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
+                struct pp_region *r = pp_bank_region(pp_bank_of(pool->node), (uint32_t)idx);
                 unsigned pi = pick(r, o, pass);
                 list_del(pool, r, pi, o);
                 expand(pool, r, pi, order, o);
@@ -305,10 +309,10 @@ void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsigned order,
 uintptr_t pp_buddy_isolate_hot_locked(struct pp_pool *pool, unsigned min_order, unsigned *order_out)
 {
     for (int o = PP_MAX_ORDER - 1; o >= (int)min_order; o--) {
-        long idx = map_last(&pool->hot, (unsigned)o);
+        long idx = map_last(pool, PP_MAP_HOT, (unsigned)o);
         if (idx < 0)
             continue;
-        struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
+        struct pp_region *r = pp_bank_region(pp_bank_of(pool->node), (uint32_t)idx);
         unsigned pi = pick(r, (unsigned)o, false);
         list_del(pool, r, pi, (unsigned)o);
         memset(&r->state[pi], PP_PG_CACHED, 1u << o);
@@ -379,10 +383,10 @@ static unsigned extent_of(const struct pp_region *r, unsigned pi, unsigned want,
 static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order, bool *cold)
 {
     for (unsigned k = 1; k <= 2; k++) {
-        long idx = map_pick(pool, &pool->hot, order - k);
+        long idx = map_pick(pool, PP_MAP_HOT, order - k);
         if (idx < 0)
             continue;
-        struct pp_region *r = pp_bank_of(pool->node)->regions[idx];
+        struct pp_region *r = pp_bank_region(pp_bank_of(pool->node), (uint32_t)idx);
         unsigned pi = r->head[order - k];
         for (int t = 0; t < RUN_FIT_TRIES && pi != PP_NO_PAGE; t++, pi = r->link_next[pi]) {
             unsigned end, s = extent_of(r, pi, n, &end);
@@ -494,16 +498,16 @@ bool pp_buddy_is_valid(struct pp_pool *pool)
     struct pp_bank *b = pp_bank_of(pool->node);
     size_t total = 0, cold = 0;
     for (uint32_t idx = 0; idx < b->nregions; idx++) {
-        struct pp_region *r = b->regions[idx];
+        struct pp_region *r = pp_bank_region(b, (uint32_t)idx);
         if (!r->in_pool) {
             for (unsigned o = 0; o < PP_NR_ORDERS; o++)
-                if (map_test(&pool->avail, o, idx) || map_test(&pool->hot, o, idx))
+                if (map_test(pool, PP_MAP_AVAIL, o, idx) || map_test(pool, PP_MAP_HOT, o, idx))
                     return false;
             continue;
         }
         uint32_t rfree = 0;
         for (unsigned o = 0; o < PP_NR_ORDERS; o++) {
-            if (map_test(&pool->avail, o, idx) != (r->head[o] != PP_NO_PAGE))
+            if (map_test(pool, PP_MAP_AVAIL, o, idx) != (r->head[o] != PP_NO_PAGE))
                 return false;
             uint16_t prev = PP_NO_PAGE, nhot = 0;
             for (uint16_t pi = r->head[o]; pi != PP_NO_PAGE; pi = r->link_next[pi]) {
@@ -523,10 +527,10 @@ bool pp_buddy_is_valid(struct pp_pool *pool)
                     nhot++;
                 prev = pi;
             }
-            if (r->tail[o] != prev || r->nhot[o] != nhot || map_test(&pool->hot, o, idx) != (nhot > 0))
+            if (r->tail[o] != prev || r->nhot[o] != nhot || map_test(pool, PP_MAP_HOT, o, idx) != (nhot > 0))
                 return false;
         }
-        if (rfree != r->nr_free || pool->nr_free_of[r->idx] != r->nr_free)
+        if (rfree != r->nr_free || pp_pool_nr_free_of(pool, r->idx) != r->nr_free)
             return false;
         total += rfree;
     }

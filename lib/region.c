@@ -24,8 +24,9 @@ PP_HIDDEN pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
 PP_HIDDEN struct pp_region pp_region_dead = { .kind = PP_REGION_DEAD };
 
 #define BANK_CHUNK_REGIONS 16           /* regions mapped per mmap call (32 MiB of address space) */
-#define BANK_FIRST_REGIONS 4            /* the first chunks are smaller: each region's descriptor
-                                         * costs a resident page, which a small program never uses */
+#define BANK_FIRST_REGIONS 1            /* the first chunks are smaller: each region's descriptor
+                                         * costs a resident page, which a small program never uses
+                                         * (one region, not four: tiny program 8 KiB less, RESULTS.md) */
 #define META_CHUNK (4u << 20)
 
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -131,16 +132,21 @@ struct pp_bank *pp_bank_of(unsigned node)
     return b;
 }
 
-static bool bit_test(const uint64_t *bits, uint32_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
-static void bit_set(uint64_t *bits, uint32_t i) { bits[i / 64] |= 1ull << (i % 64); }
-static void bit_clear(uint64_t *bits, uint32_t i) { bits[i / 64] &= ~(1ull << (i % 64)); }
+static bool bit_test(const struct pp_bank *b, int set, uint32_t i)
+{
+    return (b->group[i / 64].set[set] >> (i % 64)) & 1;
+}
+static void bit_set(struct pp_bank *b, int set, uint32_t i) { b->group[i / 64].set[set] |= 1ull << (i % 64); }
+static void bit_clear(struct pp_bank *b, int set, uint32_t i) { b->group[i / 64].set[set] &= ~(1ull << (i % 64)); }
 
 /* The first region of a set that may go to a pool. */
-static long first_poolable(const struct pp_bank *b, const uint64_t *bits)
+static long first_poolable(const struct pp_bank *b, int set)
 {
-    for (uint32_t w = 0; w < (b->nregions + 63) / 64; w++)
-        if (bits[w] & ~b->nopool[w])
-            return (long)w * 64 + __builtin_ctzll(bits[w] & ~b->nopool[w]);
+    for (uint32_t w = 0; w < (b->nregions + 63) / 64; w++) {
+        uint64_t bits = b->group[w].set[set] & ~b->group[w].set[PP_BANK_NOPOOL];
+        if (bits)
+            return (long)w * 64 + __builtin_ctzll(bits);
+    }
     return -1;
 }
 
@@ -153,7 +159,7 @@ static void region_advise(void *base, size_t size)
 /* Map at least n new regions, address-contiguous and aligned to align; they enter cold. */
 static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
 {
-    /* 4, 4, 8, 16, 16 ... regions: doubling up to a full chunk */
+    /* 1, 1, 2, 4, 8, 16, 16 ... regions: doubling up to a full chunk */
     uint32_t chunk = b->nregions < BANK_FIRST_REGIONS ? BANK_FIRST_REGIONS : b->nregions;
     if (chunk > BANK_CHUNK_REGIONS)
         chunk = BANK_CHUNK_REGIONS;
@@ -178,11 +184,11 @@ static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
         r->kind = PP_REGION_POOL;
         r->node = (uint8_t)b->node;
         r->idx = b->nregions++;
-        b->regions[r->idx] = r;
+        b->group[(r->idx) / 64].regions[(r->idx) % 64] = r;
         pp_pagemap_set(r->base, r);
         if (!(r->base & (((uintptr_t)1 << 32) - 1)))
-            bit_set(b->nopool, r->idx);
-        bit_set(b->cold, r->idx);
+            bit_set(b, PP_BANK_NOPOOL, r->idx);
+        bit_set(b, PP_BANK_COLD, r->idx);
         b->ncold++;
     }
     return 0;
@@ -190,11 +196,11 @@ static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
 
 static void bank_remove_locked(struct pp_bank *b, uint32_t idx, bool *cold)
 {
-    if (bit_test(b->hot, idx)) {
-        bit_clear(b->hot, idx);
+    if (bit_test(b, PP_BANK_HOT, idx)) {
+        bit_clear(b, PP_BANK_HOT, idx);
         b->nhot--;
     } else {
-        bit_clear(b->cold, idx);
+        bit_clear(b, PP_BANK_COLD, idx);
         b->ncold--;
         *cold = true;
     }
@@ -206,9 +212,9 @@ static void purge_locked(struct pp_bank *b, struct pp_region *r)
         pp_stat_add(madvise_calls, 1);
         pp_released_add(PP_REGION_SIZE);
     }
-    bit_clear(b->hot, r->idx);
+    bit_clear(b, PP_BANK_HOT, r->idx);
     b->nhot--;
-    bit_set(b->cold, r->idx);
+    bit_set(b, PP_BANK_COLD, r->idx);
     b->ncold++;
 }
 
@@ -223,11 +229,11 @@ static void bank_decay_locked(struct pp_bank *b, uint64_t now, bool force, size_
     b->last_decay_ms = now;
     size_t kept = 0;
     for (uint32_t w = 0; w < (b->nregions + 63) / 64; w++) {
-        uint64_t bits = b->hot[w];
+        uint64_t bits = b->group[w].set[PP_BANK_HOT];
         while (bits) {
             uint32_t idx = w * 64 + (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
-            struct pp_region *r = b->regions[idx];
+            struct pp_region *r = pp_bank_region(b, idx);
             if (kept + PP_REGION_SIZE <= retain)
                 kept += PP_REGION_SIZE;
             else if (force || now - r->freed_ms >= (uint64_t)pp_opt.decay_ms)
@@ -243,15 +249,15 @@ struct pp_region *pp_region_take(unsigned node, bool *cold)
     struct pp_bank *b = pp_bank_of(node);
     pthread_mutex_lock(&b->lock);
     *cold = false;
-    long i = first_poolable(b, b->hot);
+    long i = first_poolable(b, PP_BANK_HOT);
     if (i < 0) {
-        i = first_poolable(b, b->cold);
-        if (i < 0 && bank_grow_locked(b, 1, PP_REGION_SIZE) == 0)   /* maps 4 or more */
-            i = first_poolable(b, b->cold);
+        i = first_poolable(b, PP_BANK_COLD);
+        if (i < 0 && bank_grow_locked(b, 1, PP_REGION_SIZE) == 0)   /* maps 1 or more */
+            i = first_poolable(b, PP_BANK_COLD);
     }
     if (i >= 0)
         bank_remove_locked(b, (uint32_t)i, cold);
-    struct pp_region *r = i >= 0 ? b->regions[i] : NULL;
+    struct pp_region *r = i >= 0 ? pp_bank_region(b, i) : NULL;
     bank_decay_locked(b, pp_os_now_ms(), false, (size_t)pp_opt.retain);
     pthread_mutex_unlock(&b->lock);
     return r;
@@ -261,7 +267,7 @@ static void give_locked(struct pp_bank *b, struct pp_region *r, uint64_t now)
 {
     r->kind = PP_REGION_POOL;
     r->freed_ms = now;
-    bit_set(b->hot, r->idx);
+    bit_set(b, PP_BANK_HOT, r->idx);
     b->nhot++;
 }
 
@@ -274,7 +280,7 @@ void pp_region_give(struct pp_region *r, bool cold)
     pthread_mutex_lock(&b->lock);
     if (cold) {
         r->kind = PP_REGION_POOL;
-        bit_set(b->cold, r->idx);
+        bit_set(b, PP_BANK_COLD, r->idx);
         b->ncold++;
     } else {
         give_locked(b, r, now);
@@ -334,22 +340,22 @@ size_t pp_region_mapped_bytes(void)
 /* ---- Huge blocks: runs of contiguous banked regions ---- */
 static bool contiguous(const struct pp_bank *b, uint32_t idx)
 {
-    return b->regions[idx]->base + PP_REGION_SIZE == b->regions[idx + 1]->base;
+    return pp_bank_region(b, idx)->base + PP_REGION_SIZE == pp_bank_region(b, idx + 1)->base;
 }
 
-static bool banked(const struct pp_bank *b, uint32_t idx) { return bit_test(b->hot, idx) || bit_test(b->cold, idx); }
+static bool banked(const struct pp_bank *b, uint32_t idx) { return bit_test(b, PP_BANK_HOT, idx) || bit_test(b, PP_BANK_COLD, idx); }
 
 /* The first run of n banked, contiguous regions starting on an align boundary; all-hot runs first. */
 static long find_run_locked(const struct pp_bank *b, uint32_t n, size_t align)
 {
     long any = -1;
     for (uint32_t start = 0; start + n <= b->nregions; start++) {
-        if (!banked(b, start) || (b->regions[start]->base & (align - 1)))
+        if (!banked(b, start) || (pp_bank_region(b, start)->base & (align - 1)))
             continue;
         uint32_t k = 1;
-        bool hot = bit_test(b->hot, start);
+        bool hot = bit_test(b, PP_BANK_HOT, start);
         while (k < n && banked(b, start + k) && contiguous(b, start + k - 1)) {
-            hot = hot && bit_test(b->hot, start + k);
+            hot = hot && bit_test(b, PP_BANK_HOT, start + k);
             k++;
         }
         if (k == n) {
@@ -366,7 +372,7 @@ static void huge_attach(struct pp_region *head, uint32_t from, uint32_t to)
 {
     struct pp_bank *b = pp_bank_of(head->node);
     for (uint32_t i = from; i < to; i++)
-        pp_pagemap_set(b->regions[head->idx + i]->base, head);
+        pp_pagemap_set(pp_bank_region(b, head->idx + i)->base, head);
 }
 
 struct pp_region *pp_region_huge_alloc(size_t size, size_t align, unsigned node)
@@ -396,7 +402,7 @@ struct pp_region *pp_region_huge_alloc(size_t size, size_t align, unsigned node)
     }
     pthread_mutex_unlock(&b->lock);
     (void)cold_any;
-    struct pp_region *head = b->regions[start];
+    struct pp_region *head = pp_bank_region(b, start);
     head->kind = PP_REGION_HUGE;
     head->huge_n = (uint32_t)n;
     head->huge_usable = n << PP_REGION_SHIFT;
@@ -412,14 +418,14 @@ static void huge_give(struct pp_region *head, uint32_t from, uint32_t to)
     struct pp_bank *b = pp_bank_of(head->node);
     uint64_t now = pp_os_now_ms();
     for (uint32_t i = from; i < to; i++) {
-        struct pp_region *r = b->regions[head->idx + i];
+        struct pp_region *r = pp_bank_region(b, head->idx + i);
         memset(r->state, PP_PG_FREED, sizeof(r->state));   /* a later free() inside says "double free" */
         if (i)
             pp_pagemap_set(r->base, r);
     }
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = from; i < to; i++)
-        give_locked(b, b->regions[head->idx + i], now);
+        give_locked(b, pp_bank_region(b, head->idx + i), now);
     bank_decay_locked(b, now, false, (size_t)pp_opt.retain);
     pthread_mutex_unlock(&b->lock);
 }
@@ -482,16 +488,16 @@ bool pp_region_huge_move(struct pp_region *from, struct pp_region *to)
     atomic_fetch_sub(&pp_counters.huge_bytes, from->huge_usable);
     uint32_t n = from->huge_n;
     for (uint32_t i = 0; i < n; i++) {
-        struct pp_region *r = b->regions[from->idx + i];
+        struct pp_region *r = pp_bank_region(b, from->idx + i);
         memset(r->state, PP_PG_FREED, sizeof(r->state));
         pp_pagemap_set(r->base, refilled ? r : &pp_region_dead);
     }
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = 0; i < n; i++) {
-        struct pp_region *r = b->regions[from->idx + i];
+        struct pp_region *r = pp_bank_region(b, from->idx + i);
         r->kind = refilled ? PP_REGION_POOL : PP_REGION_DEAD;
         if (refilled) {
-            bit_set(b->cold, r->idx);
+            bit_set(b, PP_BANK_COLD, r->idx);
             b->ncold++;
         } else {
             b->nlost++;

@@ -50,6 +50,7 @@ PP_HIDDEN struct pp_slab pp_slab_empty;    /* free == NULL: the fast path falls 
 
 static pthread_mutex_t desc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pp_slab *desc_free;          /* recycled descriptors. desc_lock */
+static struct pp_slab *desc_next, *desc_end; /* the never-used rest of the last batch. desc_lock */
 
 struct abandoned {
     pthread_mutex_t lock;
@@ -59,22 +60,25 @@ static struct abandoned abandoned[PP_NCLASSES];
 static _Atomic size_t abandoned_count;
 
 /* ---- Descriptors (type-stable: never unmapped) ---- */
+/* Taken from a batch in address order, so a process with a few slabs touches the first page of
+ * a batch only (linking the whole batch up front wrote all of its three pages). */
 static struct pp_slab *desc_alloc(void)
 {
+    enum { BATCH = 64 };
     pthread_mutex_lock(&desc_lock);
     struct pp_slab *s = desc_free;
     if (s) {
         desc_free = s->next;
     } else {
-        enum { BATCH = 64 };
-        struct pp_slab *batch = pp_meta_alloc(BATCH * sizeof(*batch));
-        if (batch) {
-            for (int i = 1; i < BATCH - 1; i++)
-                batch[i].next = &batch[i + 1];
-            batch[BATCH - 1].next = NULL;
-            desc_free = &batch[1];
-            s = &batch[0];
+        if (desc_next == desc_end) {
+            struct pp_slab *batch = pp_meta_alloc(BATCH * sizeof(*batch));
+            if (batch) {
+                desc_next = batch;
+                desc_end = batch + BATCH;
+            }
         }
+        if (desc_next != desc_end)
+            s = desc_next++;
     }
     pthread_mutex_unlock(&desc_lock);
     return s;

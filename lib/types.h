@@ -210,12 +210,16 @@ struct pp_capture {
     uintptr_t block;                      /* the captured block, or 0 */
 };
 
-/* Sets of region indexes, one per order, each with a summary of its non-zero words for a fast
- * first/last search. The order is the inner index, so the words of all orders for the same regions
- * share a cache line and a page: a small process touches two pages here, not twenty. */
-struct pp_regmaps {
-    uint64_t summary[PP_MAX_REGIONS / 4096][PP_NR_ORDERS];
-    uint64_t bits[PP_MAX_REGIONS / 64][PP_NR_ORDERS];
+/* Two sets of region indexes per order: PP_MAP_AVAIL, regions with a free block of order o, and
+ * PP_MAP_HOT, regions with a hot (resident) free block of order o. The words of both sets for 64
+ * regions, of all orders, sit beside those regions' free-page counts in one group, and the
+ * summaries of non-zero words (for a fast first/last search) beside the pool's header: a small
+ * process touches one page of its pool, not three. */
+enum { PP_MAP_AVAIL, PP_MAP_HOT };
+struct pp_pool_group {
+    uint64_t bits[2][PP_NR_ORDERS];       /* [set][order]: bit i for region 64 * group + i */
+    uint16_t nr_free_of[64];              /* free pages per region (r->nr_free, packed: the
+                                           * allocator compares a group's 64 at once) */
 };
 
 /* A buddy pool: one per NUMA node (the kernel's zone). */
@@ -227,11 +231,15 @@ struct pp_pool {
     size_t nr_cold;                       /* of which cold */
     size_t hot_pages_out;                 /* pages handed out from hot blocks: page faults avoided */
     size_t cold_pages_out;                /* pages handed out from cold blocks (they refault) */
-    struct pp_regmaps avail;              /* regions with a free block of order o */
-    struct pp_regmaps hot;                /* regions with a hot (resident) free block of order o */
-    uint16_t nr_free_of[PP_MAX_REGIONS];  /* free pages per region index (r->nr_free, packed: the
-                                           * allocator compares up to 64 of them at once) */
+    uint64_t summary[PP_MAX_REGIONS / 4096][2][PP_NR_ORDERS]; /* [..][set][order]: bit w for group
+                                           * 64 * s + w when its word is non-zero */
+    struct pp_pool_group group[PP_MAX_REGIONS / 64];
 };
+
+static inline uint16_t pp_pool_nr_free_of(const struct pp_pool *pool, uint32_t idx)
+{
+    return pool->group[idx / 64].nr_free_of[idx % 64];
+}
 
 /* The region bank of one node: every region ever mapped for the node, by index (indexes are never
  * reused: regions are purged, not unmapped), and which of them are whole and free in the bank. */
@@ -243,12 +251,22 @@ struct pp_bank {
     uint32_t ncold;                       /* banked regions purged (or never touched) */
     uint32_t nlost;                       /* regions whose address range was lost (see huge_move) */
     uint64_t last_decay_ms;               /* last decay pass */
-    uint64_t hot[PP_MAX_REGIONS / 64];    /* banked, resident */
-    uint64_t cold[PP_MAX_REGIONS / 64];   /* banked, not resident */
-    uint64_t nopool[PP_MAX_REGIONS / 64]; /* never given to a pool, only to huge blocks: a region that
-                                           * starts a 4 GiB range (its first page's slab map entry is
-                                           * the sentinel's limit, internal.h) */
-    struct pp_region *regions[PP_MAX_REGIONS];
+    /* the regions by index, 64 to a group, each group with its sets beside it: a small process
+     * touches one page of the bank, not one for each set and one for the descriptors */
+    struct pp_bank_group {
+        uint64_t set[3];                  /* PP_BANK_HOT: banked, resident; PP_BANK_COLD: banked, not
+                                           * resident; PP_BANK_NOPOOL: never given to a pool, only to
+                                           * huge blocks: a region that starts a 4 GiB range (its
+                                           * first page's slab map entry is the sentinel's limit,
+                                           * internal.h) */
+        struct pp_region *regions[64];
+    } group[PP_MAX_REGIONS / 64];
 };
+enum { PP_BANK_HOT, PP_BANK_COLD, PP_BANK_NOPOOL };
+
+static inline struct pp_region *pp_bank_region(const struct pp_bank *b, uint32_t idx)
+{
+    return b->group[idx / 64].regions[idx % 64];
+}
 
 #endif /* PP_TYPES_H */

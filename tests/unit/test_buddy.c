@@ -156,7 +156,7 @@ TEST_BEGIN(test_densest_region_first)
     struct pp_region *rlo = pp_region_of(lo), *rhi = pp_region_of(hi);
     pp_buddy_free_run(pool, lo + PP_PAGE_SIZE, PP_REGION_PAGES - 1);
     pp_buddy_free_run(pool, hi + 64 * PP_PAGE_SIZE, PP_REGION_PAGES - 64);
-    expect_zu_eq(pool->nr_free_of[rhi->idx], PP_REGION_PAGES - 64, "packed free count");
+    expect_zu_eq(pp_pool_nr_free_of(pool, rhi->idx), PP_REGION_PAGES - 64, "packed free count");
     for (unsigned o = 6; o < PP_MAX_ORDER; o++) {
         uintptr_t b = pp_buddy_alloc(pool, o);
         expect_ptr_eq(pp_region_of(b), rhi, "order %u from the denser region", o);
