@@ -368,6 +368,21 @@ static long find_run_locked(const struct pp_bank *b, uint32_t n, size_t align)
     return any;
 }
 
+/* No run of n banked regions fits, so the bank maps n new ones: release as many hot banked regions
+ * (none could serve), beyond the PAGEPOOL_RETAIN bytes kept resident whatever happens, so the
+ * process does not grow by what sits idle (bench-large: peak RSS 98.7 -> 90.7 MiB, RESULTS.md).
+ * Lowest index first: the highest lie next to the chunk about to be mapped, and a run through them
+ * would take them straight back (released that way, they saved nothing). */
+static void purge_for_growth_locked(struct pp_bank *b, uint32_t n)
+{
+    size_t retain = (size_t)pp_opt.retain / PP_REGION_SIZE;
+    for (uint32_t w = 0; n && w < (b->nregions + 63) / 64; w++) {
+        uint64_t bits = b->group[w].set[PP_BANK_HOT];
+        for (; n && bits && b->nhot > retain; bits &= bits - 1, n--)
+            purge_locked(b, pp_bank_region(b, w * 64 + (uint32_t)__builtin_ctzll(bits)));
+    }
+}
+
 static void huge_attach(struct pp_region *head, uint32_t from, uint32_t to)
 {
     struct pp_bank *b = pp_bank_of(head->node);
@@ -387,21 +402,22 @@ struct pp_region *pp_region_huge_alloc(size_t size, size_t align, unsigned node)
     struct pp_bank *b = pp_bank_of(node);
     pthread_mutex_lock(&b->lock);
     long start = find_run_locked(b, (uint32_t)n, align);
-    if (start < 0 && bank_grow_locked(b, (uint32_t)n, align) == 0)
-        start = find_run_locked(b, (uint32_t)n, align);
+    if (start < 0) {
+        purge_for_growth_locked(b, (uint32_t)n);
+        if (bank_grow_locked(b, (uint32_t)n, align) == 0)
+            start = find_run_locked(b, (uint32_t)n, align);
+    }
     if (start < 0) {
         pthread_mutex_unlock(&b->lock);
         return NULL;
     }
-    bool cold_any = false, all_cold = true;
+    bool all_cold = true;
     for (uint32_t i = 0; i < n; i++) {
         bool cold = false;
         bank_remove_locked(b, (uint32_t)start + i, &cold);
-        cold_any |= cold;
         all_cold &= cold;
     }
     pthread_mutex_unlock(&b->lock);
-    (void)cold_any;
     struct pp_region *head = pp_bank_region(b, start);
     head->kind = PP_REGION_HUGE;
     head->huge_n = (uint32_t)n;

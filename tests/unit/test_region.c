@@ -173,11 +173,47 @@ TEST_BEGIN(test_4gib_region_stays_out_of_pools)
 }
 TEST_END
 
+/* A huge block that no run of banked regions fits makes the bank map more; the hot banked regions
+ * that could not serve are released first (beyond PAGEPOOL_RETAIN), or the process would grow by
+ * what sits idle. */
+TEST_BEGIN(test_growth_releases_hot_regions_that_cannot_serve)
+{
+    enum { NODE = 6 };                      /* a bank of its own: one region so far */
+    long saved = pp_opt.retain;
+    bool cold;
+    struct pp_region *r = pp_region_take(NODE, &cold);
+    expect_ptr_not_null(r, "a region");
+    if (!r)
+        return;
+    pp_region_give(r, false);               /* banked, hot */
+    pp_opt.retain = PP_REGION_SIZE;
+    fake_os_reset();
+    struct pp_region *h = pp_region_huge_alloc(3 * PP_REGION_SIZE, PP_REGION_SIZE, NODE);
+    expect_ptr_not_null(h, "a huge block from new regions");
+    expect_int_eq(fake_os_count('p'), 0, "within PAGEPOOL_RETAIN the hot region stays");
+    pp_region_huge_free(h);
+    pp_region_bank_purge(0);                /* all banked regions cold: a clean start */
+    r = pp_region_take(NODE, &cold);
+    pp_region_give(r, false);               /* the only hot one */
+    pp_opt.retain = 0;
+    fake_os_reset();
+    h = pp_region_huge_alloc(64 * PP_REGION_SIZE, PP_REGION_SIZE, NODE);   /* more than is banked */
+    expect_ptr_not_null(h, "a huge block from new regions");
+    const struct fake_call *c = fake_os_last('p');
+    expect_int_eq(fake_os_count('p'), 1, "the hot region that could not serve is released");
+    expect_true(c && c->addr == r->base && c->size == PP_REGION_SIZE, "that region, whole");
+    expect_true(fake_os_count('m') >= 1, "and the bank grew");
+    if (h)
+        pp_region_huge_free(h);
+    pp_opt.retain = saved;
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_take_maps_a_chunk_and_registers_it, test_decay_purges_whole_region,
-                     test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap,
+                     test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap, test_growth_releases_hot_regions_that_cannot_serve,
                      test_pagemap_unmapped_is_null, test_slabmap_lookup_and_sentinel,
                      test_4gib_region_stays_out_of_pools);
 }
