@@ -11,8 +11,8 @@
  *     anything else     -> pp_heap_free_generic: large, huge, NULL, and the error reports
  *
  * Budget (bench/fastpath.sh, RESULTS.md): malloc is 14 instructions and one predictable branch on a
- * hit (a new thread's table holds the empty slab, so it needs no "initialised?" test); free is 24:
- * the slab map (two loads, no NULL test), the pointer checks (one multiply and compare for "object
+ * hit (a new thread's table holds the empty slab, so it needs no "initialised?" test); free is 21:
+ * the slab map (two loads, four instructions, no NULL test), the pointer checks (one multiply and compare for "object
  * start, handed out", one compare for the double-free key), the owner test (slab's owner = this
  * thread's pointer, %fs:0), the push, and one branch for the rare full->partial or ->empty
  * transitions. No locks, atomics, syscalls or errno writes.

@@ -146,52 +146,42 @@ PP_INLINE struct pp_region *pp_region_of(uintptr_t a)
     return atomic_load_explicit(&(*leaf)[(a >> PP_REGION_SHIFT) & ((1u << PP_PAGEMAP_LEAF_BITS) - 1)], memory_order_relaxed);
 }
 
-/* The slab map: OS page -> slab descriptor, for the free fast path. Two levels: a top entry per
- * 4 GiB of address space (a >> 32) and leaves of 2^20 one-word entries (one per page, indexed by
- * the low 32 bits of the address >> 12, so no mask). A leaf is 8 MiB of address space reserved
- * read-only (MAP_NORESERVE); bank_grow makes the 4 KiB of entries that cover each new region
- * writable. An entry holds its descriptor's offset from the leaf's start, and 0 means "no slab":
- * the lookup then yields the leaf's start, read as a descriptor whose first word, `limit`, is the
- * entry of the first page of the 4 GiB, which never holds a slab (bank_grow keeps such regions out
- * of the pools). With limit 0 no address passes the object test, so an empty entry needs no NULL
- * test. A top entry holds its leaf's offset from `pp_slabmap`, itself a leaf that is never written
- * (BSS: reads as zero pages), so a missing leaf needs no test either, and the map works before
- * start-up (free(NULL)). A lookup is two loads and six instructions.
- * A flat map would save two more, but it needs 256 GiB of address space, which valgrind (64 GiB
- * in all) and `ulimit -v` refuse.
+/* The slab map: 64 KiB of address space -> slab descriptor, for the free fast path. Slabs are
+ * buddy blocks of at least 64 KiB (order 4, sizeclass.c), so aligned to it, and a 64 KiB chunk
+ * holds one slab or none. One flat array of one-word entries for the 47-bit address space: 2^31
+ * entries, 16 GiB of address space reserved read-only (MAP_NORESERVE: never charged, reads as zero
+ * pages) when pagepool starts; bank_grow makes the entries of each new region writable (256 bytes
+ * per region, one page per 32 MiB). valgrind takes the reservation (its limit is near 2^35 bytes
+ * for one mapping; a map of one word per 4 KiB page would need 2^38), `ulimit -v` must allow it.
+ * An entry holds its descriptor's offset from the map's start, and 0 means "no slab": the lookup
+ * then yields the map's start, read as a descriptor whose words are the entries of the first
+ * 2 MiB of the address space, which no region can occupy (mmap_min_addr), so all zero. With limit
+ * 0 no address passes the object test, so an empty entry needs no NULL test. A lookup is two loads
+ * (the map's address, the entry) and four instructions. Before start-up pp_slabmap points at a
+ * static zero descriptor: free(NULL) works, and no other pointer can be ours yet.
  * Plain loads: entries are aligned words, written before the slab's objects can reach any thread.
- * The top index is not masked: an address above 2^47 reads garbage there, and the fast path then
- * reads the freed object itself, which faults for such an address before anything is written (on
+ * The index is not masked: an address above 2^47 reads past the map, and the fast path then reads
+ * the freed object itself, which faults for such an address before anything is written (on
  * 4-level paging; 5-level gives user addresses above 2^47 only to programs that ask for them). The
  * other callers use pp_slab_of, which rejects those addresses first. Written by region.c only. */
-#define PP_SLABMAP_LEAF_BITS 20
-#define PP_SLABMAP_TOP (1u << (PP_VA_BITS - PP_PAGE_SHIFT - PP_SLABMAP_LEAF_BITS))
-struct pp_slabmap {
-    uintptr_t zero[1u << PP_SLABMAP_LEAF_BITS];   /* the leaf that is never written */
-    uintptr_t top[PP_SLABMAP_TOP];                /* leaf - &pp_slabmap, or 0 */
-};
-PP_HIDDEN extern struct pp_slabmap pp_slabmap;
+#define PP_SLABMAP_SHIFT 16
+#define PP_SLABMAP_BYTES ((size_t)sizeof(uintptr_t) << (PP_VA_BITS - PP_SLABMAP_SHIFT))   /* 16 GiB */
+PP_HIDDEN extern const char *pp_slabmap;
+PP_HIDDEN int pp_slabmap_init(void);
 PP_HIDDEN int pp_slabmap_commit(uintptr_t a, size_t size);
 PP_HIDDEN void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s);
-PP_INLINE const char *pp_slabmap_leaf(uintptr_t a)
-{
-    return (const char *)&pp_slabmap + pp_slabmap.top[a >> 32];
-}
 PP_INLINE struct pp_slab *pp_slab_lookup(uintptr_t a)
 {
-    const char *leaf = pp_slabmap_leaf(a);
-    return (struct pp_slab *)(leaf + ((const uintptr_t *)leaf)[(uint32_t)a >> PP_PAGE_SHIFT]);
-}
-PP_INLINE uintptr_t *pp_slabmap_entry(uintptr_t a)
-{
-    return (uintptr_t *)pp_slabmap_leaf(a) + ((uint32_t)a >> PP_PAGE_SHIFT);
+    const char *map = pp_slabmap;
+    return (struct pp_slab *)(map + ((const uintptr_t *)map)[a >> PP_SLABMAP_SHIFT]);
 }
 PP_INLINE struct pp_slab *pp_slab_of(uintptr_t a)
 {
     if (PP_UNLIKELY(a >> PP_VA_BITS))
         return NULL;
-    uintptr_t e = __atomic_load_n(pp_slabmap_entry(a), __ATOMIC_ACQUIRE);
-    return e ? (struct pp_slab *)(pp_slabmap_leaf(a) + e) : NULL;
+    const char *map = pp_slabmap;
+    uintptr_t e = __atomic_load_n((const uintptr_t *)map + (a >> PP_SLABMAP_SHIFT), __ATOMIC_ACQUIRE);
+    return e ? (struct pp_slab *)(map + e) : NULL;
 }
 PP_INLINE unsigned pp_page_index(uintptr_t a) { return (a >> PP_PAGE_SHIFT) & (PP_REGION_PAGES - 1); }
 PP_INLINE uintptr_t pp_page_addr(const struct pp_region *r, unsigned pi) { return r->base + ((uintptr_t)pi << PP_PAGE_SHIFT); }

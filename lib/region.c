@@ -37,41 +37,38 @@ static unsigned bank_count(void) { return atomic_load_explicit(&nbanks, memory_o
 
 
 /* The slab map (internal.h) */
-PP_HIDDEN struct pp_slabmap pp_slabmap;
-#define LEAF_BYTES ((size_t)sizeof(uintptr_t) << PP_SLABMAP_LEAF_BITS)   /* 8 MiB */
+static const uintptr_t slabmap_zero[sizeof(struct pp_slab) / sizeof(uintptr_t)];  /* before start-up */
+PP_HIDDEN const char *pp_slabmap = (const char *)slabmap_zero;
 
-/* Make the map writable for new regions [a, a + size): a leaf is reserved for each 4 GiB the range
- * touches, and the entries of the range (4 KiB per region) are committed. Called with a bank lock
- * held, so fork never finds the lock below taken. */
-int pp_slabmap_commit(uintptr_t a, size_t size)
+/* Reserve the map (start-up, before the first region). */
+int pp_slabmap_init(void)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;   /* two nodes' banks may grow at once */
-    int err = 0;
-    pthread_mutex_lock(&lock);
-    for (uintptr_t end = a + size; a < end && !err;) {
-        uintptr_t stop = ((a >> 32) + 1) << 32;
-        if (stop > end)
-            stop = end;
-        if (!pp_slabmap.top[a >> 32]) {
-            void *leaf;
-            if ((err = pp_os_reserve(LEAF_BYTES, &leaf)))
-                break;
-            __atomic_store_n(&pp_slabmap.top[a >> 32], (uintptr_t)((char *)leaf - (char *)&pp_slabmap), __ATOMIC_RELEASE);
-        }
-        err = pp_os_commit(pp_slabmap_entry(a), ((stop - a) >> PP_PAGE_SHIFT) * sizeof(uintptr_t));
-        a = stop;
-    }
-    pthread_mutex_unlock(&lock);
+    void *map;
+    int err = pp_os_reserve(PP_SLABMAP_BYTES, &map);
+    if (!err)
+        __atomic_store_n(&pp_slabmap, (const char *)map, __ATOMIC_RELEASE);
     return err;
 }
 
-/* Point npages pages at a (all in one region) at slab s, or at nothing (s NULL). */
+/* Make the map writable for new regions [a, a + size): the pages that hold their entries. Called
+ * with a bank lock held; two nodes' banks may commit the same page, which is harmless. */
+int pp_slabmap_commit(uintptr_t a, size_t size)
+{
+    uintptr_t first = (uintptr_t)(pp_slabmap + (a >> PP_SLABMAP_SHIFT) * sizeof(uintptr_t));
+    uintptr_t last = (uintptr_t)(pp_slabmap + ((a + size - 1) >> PP_SLABMAP_SHIFT) * sizeof(uintptr_t));
+    first &= ~(uintptr_t)(PP_PAGE_SIZE - 1);
+    return pp_os_commit((void *)first, PP_ALIGN_UP(last + 1, PP_PAGE_SIZE) - first);
+}
+
+/* Point the npages pages at a (a whole slab's block: 64 KiB-aligned, a multiple of 64 KiB) at
+ * slab s, or at nothing (s NULL). */
 void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s)
 {
-    pp_assert_internal(!s || ((uint32_t)a >> PP_PAGE_SHIFT) != 0);   /* that entry is the sentinel's limit */
-    uintptr_t v = s ? (uintptr_t)((const char *)s - pp_slabmap_leaf(a)) : 0;
-    uintptr_t *e = pp_slabmap_entry(a);
-    for (size_t k = 0; k < npages; k++)
+    size_t per = (size_t)1 << (PP_SLABMAP_SHIFT - PP_PAGE_SHIFT);
+    pp_assert_internal(a % ((uintptr_t)1 << PP_SLABMAP_SHIFT) == 0 && npages % per == 0);
+    uintptr_t v = s ? (uintptr_t)((const char *)s - pp_slabmap) : 0;
+    uintptr_t *e = (uintptr_t *)pp_slabmap + (a >> PP_SLABMAP_SHIFT);
+    for (size_t k = 0; k < npages / per; k++)
         __atomic_store_n(&e[k], v, __ATOMIC_RELEASE);
 }
 
@@ -139,11 +136,11 @@ static bool bit_test(const struct pp_bank *b, int set, uint32_t i)
 static void bit_set(struct pp_bank *b, int set, uint32_t i) { b->group[i / 64].set[set] |= 1ull << (i % 64); }
 static void bit_clear(struct pp_bank *b, int set, uint32_t i) { b->group[i / 64].set[set] &= ~(1ull << (i % 64)); }
 
-/* The first region of a set that may go to a pool. */
+/* The first region of a set. */
 static long first_poolable(const struct pp_bank *b, int set)
 {
     for (uint32_t w = 0; w < (b->nregions + 63) / 64; w++) {
-        uint64_t bits = b->group[w].set[set] & ~b->group[w].set[PP_BANK_NOPOOL];
+        uint64_t bits = b->group[w].set[set];
         if (bits)
             return (long)w * 64 + __builtin_ctzll(bits);
     }
@@ -186,8 +183,6 @@ static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
         r->idx = b->nregions++;
         b->group[(r->idx) / 64].regions[(r->idx) % 64] = r;
         pp_pagemap_set(r->base, r);
-        if (!(r->base & (((uintptr_t)1 << 32) - 1)))
-            bit_set(b, PP_BANK_NOPOOL, r->idx);
         bit_set(b, PP_BANK_COLD, r->idx);
         b->ncold++;
     }

@@ -61,7 +61,11 @@ static void init_core(void)
     if (pp_os_page_size() != PP_PAGE_SIZE)
         pp_fatal("this machine's page size is %zu; pagepool is built for 4 KiB pages", pp_os_page_size());
     pp_sizeclass_init();
-    int err = pp_buddy_init(pp_opt.nodes > 0 ? (unsigned)pp_opt.nodes : pp_os_numa_nodes());
+    int err = pp_slabmap_init();
+    if (err)
+        pp_fatal("cannot reserve the slab map, %zu GiB of address space (errno %d): check `ulimit -v`",
+                 PP_SLABMAP_BYTES >> 30, err);
+    err = pp_buddy_init(pp_opt.nodes > 0 ? (unsigned)pp_opt.nodes : pp_os_numa_nodes());
     if (err)
         pp_fatal("cannot reserve the pagemap or the pools (errno %d): check `ulimit -v`", err);
     pp_reclaim_init();

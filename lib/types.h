@@ -254,15 +254,12 @@ struct pp_bank {
     /* the regions by index, 64 to a group, each group with its sets beside it: a small process
      * touches one page of the bank, not one for each set and one for the descriptors */
     struct pp_bank_group {
-        uint64_t set[3];                  /* PP_BANK_HOT: banked, resident; PP_BANK_COLD: banked, not
-                                           * resident; PP_BANK_NOPOOL: never given to a pool, only to
-                                           * huge blocks: a region that starts a 4 GiB range (its
-                                           * first page's slab map entry is the sentinel's limit,
-                                           * internal.h) */
+        uint64_t set[2];                  /* PP_BANK_HOT: banked, resident; PP_BANK_COLD: banked, not
+                                           * resident */
         struct pp_region *regions[64];
     } group[PP_MAX_REGIONS / 64];
 };
-enum { PP_BANK_HOT, PP_BANK_COLD, PP_BANK_NOPOOL };
+enum { PP_BANK_HOT, PP_BANK_COLD };
 
 static inline struct pp_region *pp_bank_region(const struct pp_bank *b, uint32_t idx)
 {

@@ -526,5 +526,19 @@ if wanted stress-ng; then
     fi
 fi
 
+# An address-space limit too small for the slab map's reservation (16 GiB, lib/internal.h): the
+# program must stop at once with one line that names the cause and what to do, not crash later.
+if wanted ulimit-v; then
+    out=$TMP/ulimit-v
+    bash -c 'ulimit -v 4000000 && LD_PRELOAD=$0 /bin/echo hi; exit $?' "$LIB" >"$out.out" 2>"$out.err"
+    rc=$?
+    if [ "$rc" != 0 ] && ! grep -q hi "$out.out" && grep -q "^pagepool: cannot reserve the slab map.*ulimit -v" "$out.err"; then
+        ok ulimit-v
+    else
+        notok ulimit-v "exit status $rc"
+        show "stderr" "$out.err"
+    fi
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

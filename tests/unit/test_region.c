@@ -121,51 +121,57 @@ TEST_BEGIN(test_pagemap_unmapped_is_null)
 }
 TEST_END
 
-/* The slab map: entries only where committed, the sentinel (limit 0) everywhere else, in a missing
- * leaf, in a present leaf's empty entries, and at the first page of every 4 GiB. */
+/* The slab map: entries only where committed, the sentinel (limit 0) everywhere else: in a part
+ * of the map never committed, in a committed page's empty entries, and for the first 2 MiB of the
+ * address space, whose entries are the sentinel's words. */
 TEST_BEGIN(test_slabmap_lookup_and_sentinel)
 {
     uintptr_t a = ((uintptr_t)0x5a5 << 32) + 7 * PP_REGION_SIZE;   /* only the map: no memory needed */
+    enum { CHUNK = 1 << PP_SLABMAP_SHIFT };
     static struct pp_slab fake = { .limit = 1 };
-    expect_int_eq(pp_slab_lookup(a)->limit, 0, "missing leaf: the sentinel");
-    expect_ptr_null(pp_slab_of(a), "missing leaf: no slab");
+    expect_int_eq(pp_slab_lookup(a)->limit, 0, "never committed: the sentinel");
+    expect_ptr_null(pp_slab_of(a), "never committed: no slab");
     fake_os_reset();
     expect_int_eq(pp_slabmap_commit(a, 2 * PP_REGION_SIZE), 0, "commit two regions");
-    expect_int_eq(fake_os_count('v'), 1, "one leaf reserved");
     const struct fake_call *c = fake_os_last('c');
-    expect_true(c && c->size == 2 * PP_PAGE_SIZE, "4 KiB of entries per region");
-    pp_slabmap_set(a + 3 * PP_PAGE_SIZE, 2, &fake);
-    expect_ptr_eq(pp_slab_lookup(a + 3 * PP_PAGE_SIZE), &fake, "first page");
-    expect_ptr_eq(pp_slab_of(a + 4 * PP_PAGE_SIZE + 100), &fake, "second page, any byte");
-    expect_int_eq(pp_slab_lookup(a + 5 * PP_PAGE_SIZE)->limit, 0, "empty entry: the sentinel");
-    expect_ptr_null(pp_slab_of(a + 5 * PP_PAGE_SIZE), "empty entry: no slab");
-    expect_int_eq(pp_slab_lookup(a & ~(((uintptr_t)1 << 32) - 1))->limit, 0, "the 4 GiB's first page");
-    pp_slabmap_set(a + 3 * PP_PAGE_SIZE, 2, NULL);
-    expect_ptr_null(pp_slab_of(a + 3 * PP_PAGE_SIZE), "cleared");
-    expect_int_eq(pp_slab_lookup((uintptr_t)1 << 46)->limit, 0, "another missing leaf");
+    expect_true(c && c->size == PP_PAGE_SIZE, "one page of entries (it covers 32 MiB)");
+    expect_true(c && c->addr <= (uintptr_t)(pp_slabmap + (a >> PP_SLABMAP_SHIFT) * 8) &&
+                c->addr + c->size >= (uintptr_t)(pp_slabmap + ((a + 2 * PP_REGION_SIZE) >> PP_SLABMAP_SHIFT) * 8),
+                "the page that holds the two regions' entries");
+    pp_slabmap_set(a + 3 * CHUNK, 2 * CHUNK / PP_PAGE_SIZE, &fake);
+    expect_ptr_eq(pp_slab_lookup(a + 3 * CHUNK), &fake, "first chunk");
+    expect_ptr_eq(pp_slab_of(a + 4 * CHUNK + 100), &fake, "second chunk, any byte");
+    expect_ptr_eq(pp_slab_of(a + 5 * CHUNK - 1), &fake, "second chunk, last byte");
+    expect_int_eq(pp_slab_lookup(a + 5 * CHUNK)->limit, 0, "empty entry: the sentinel");
+    expect_ptr_null(pp_slab_of(a + 5 * CHUNK), "empty entry: no slab");
+    expect_ptr_null(pp_slab_of(a + 3 * CHUNK - 1), "the chunk before: no slab");
+    const struct pp_slab *sentinel = pp_slab_lookup(0);
+    expect_int_eq(sentinel->limit, 0, "address 0: the sentinel");
+    expect_true(sentinel->mul == 0 && sentinel->start == 0, "its other words are entries of the first 2 MiB: zero");
+    pp_slabmap_set(a + 3 * CHUNK, 2 * CHUNK / PP_PAGE_SIZE, NULL);
+    expect_ptr_null(pp_slab_of(a + 3 * CHUNK), "cleared");
+    expect_int_eq(pp_slab_lookup((uintptr_t)1 << 46)->limit, 0, "another part never committed");
 }
 TEST_END
 
-/* A region that starts a 4 GiB range never goes to a pool (its first page's slab map entry is the
- * sentinel's limit), but a huge block may use it. */
-TEST_BEGIN(test_4gib_region_stays_out_of_pools)
+/* A region that starts a 4 GiB range is a region like any other (the two-level slab map that came
+ * before the flat one kept such regions out of the pools). */
+TEST_BEGIN(test_4gib_region_may_hold_slabs)
 {
     enum { NODE = 7 };                      /* a bank of its own */
     uintptr_t boundary = (uintptr_t)0x5b00 << 32; /* above ASan's shadow, below the stacks */
-    fake_os.map_at = boundary - PP_REGION_SIZE;
+    fake_os.map_at = boundary;
     bool cold;
-    struct pp_region *taken[4];
-    for (int i = 0; i < 4; i++) {
-        taken[i] = pp_region_take(NODE, &cold);
-        if (!taken[i]) {
-            expect_ptr_not_null(taken[i], "region %d", i);
-            return;
-        }
-        expect_true(taken[i]->base != boundary, "region %d is not the one at 4 GiB", i);
-    }
-    expect_true(taken[0]->base == boundary - PP_REGION_SIZE, "the chunk was placed where asked");
-    for (int i = 0; i < 4; i++)
-        pp_region_give(taken[i], false);
+    struct pp_region *r = pp_region_take(NODE, &cold);
+    expect_ptr_not_null(r, "a region");
+    if (!r)
+        return;
+    expect_true(r->base == boundary, "the chunk was placed where asked, at 4 GiB");
+    static struct pp_slab fake = { .limit = 1 };
+    pp_slabmap_set(r->base, 16, &fake);
+    expect_ptr_eq(pp_slab_of(r->base), &fake, "its first chunk holds a slab");
+    pp_slabmap_set(r->base, 16, NULL);
+    pp_region_give(r, false);
     struct pp_region *h = pp_region_huge_alloc(3 * PP_REGION_SIZE, PP_REGION_SIZE, NODE);
     expect_ptr_not_null(h, "a huge block");
     if (h)
@@ -215,5 +221,5 @@ int main(void)
     return RUN_TESTS(test_take_maps_a_chunk_and_registers_it, test_decay_purges_whole_region,
                      test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap, test_growth_releases_hot_regions_that_cannot_serve,
                      test_pagemap_unmapped_is_null, test_slabmap_lookup_and_sentinel,
-                     test_4gib_region_stays_out_of_pools);
+                     test_4gib_region_may_hold_slabs);
 }
