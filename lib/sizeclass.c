@@ -37,11 +37,12 @@ unsigned pp_size_class_aligned(size_t size, size_t align)
 
 /* Many objects per slab make full/empty transitions (slow paths) rare: a class whose live objects
  * fit in one slab never switches slabs. Carving is lazy, so a big slab costs no memory until it is
- * used. Slabs are at least 64 KiB (as mimalloc's small pages) and hold at least 16 objects; the
- * largest (order 7, 512 KiB) is what the free fast path's divisibility test allows. */
+ * used. Slabs are at least 64 KiB (as mimalloc's small pages; and the slab map has one entry per
+ * 64 KiB, internal.h) and hold at least 16 objects; the largest (order 7, 512 KiB) is what the
+ * free fast path's divisibility test allows. */
 static unsigned slab_order(uint32_t size)
 {
-    for (unsigned o = 4; o < PP_SLAB_MAX_ORDER; o++) {
+    for (unsigned o = PP_SLABMAP_SHIFT - PP_PAGE_SHIFT; o < PP_SLAB_MAX_ORDER; o++) {
         size_t bytes = PP_PAGE_SIZE << o;
         if (bytes / size >= 16 && (bytes % size) * 8 <= bytes)
             return o;

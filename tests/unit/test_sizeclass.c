@@ -33,6 +33,7 @@ TEST_BEGIN(test_slab_orders)
         size_t bytes = PP_PAGE_SIZE << pp_class_order[c];
         expect_zu_ge(bytes / pp_class_size[c], 16, "class %u: at least 16 objects per slab", c);
         expect_zu_le(bytes, (size_t)1 << 19, "class %u: slab within the 2^19 divisibility bound", c);
+        expect_zu_ge(bytes, (size_t)1 << PP_SLABMAP_SHIFT, "class %u: a slab fills whole slab map chunks", c);
     }
 }
 TEST_END
