@@ -79,7 +79,7 @@ int pp_os_reserve(size_t size, void **out)
     void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return errno;
-    madvise(p, size, MADV_DONTDUMP);         /* a 256 GiB zero range in every core file helps nobody */
+    madvise(p, size, MADV_DONTDUMP);         /* a 16 GiB zero range in every core file helps nobody */
     *out = p;
     return 0;
 }
