@@ -39,6 +39,20 @@ if [ ${#meson_suites[@]} -gt 0 ]; then
     fi
 fi
 
+if [[ " ${suites[*]} " == *" unit "* ]]; then
+    # the other slab map (meson_options.txt: slab_map), for programs under a small ulimit -v
+    step "build (slab_map=paged)"
+    if build build-paged -Dtests=true -Dslab_map=paged -Dexamples=false; then
+        step "tests: unit, integration, and the ulimit -v program check with the paged slab map"
+        rm -f build-paged/meson-logs/testlog.json
+        PAGEPOOL_PRELOAD_ONLY=ulimit-v,bash \
+            meson test -C build-paged --suite unit --suite integration --suite preload --print-errorlogs --num-processes "$jobs" || true
+        logs+=(build-paged/meson-logs/testlog.json)
+    else
+        failed_builds=$((failed_builds + 1))
+    fi
+fi
+
 if [[ " ${suites[*]} " == *" asan "* ]]; then
     step "build (ASan + UBSan)"
     if build build-asan -Dtests=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false; then

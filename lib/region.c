@@ -37,6 +37,38 @@ static unsigned bank_count(void) { return atomic_load_explicit(&nbanks, memory_o
 
 
 /* The slab map (internal.h) */
+#if PP_SLABMAP_PAGED
+PP_HIDDEN struct pp_slabmap pp_slabmap;
+
+int pp_slabmap_init(void) { return 0; }
+
+/* Make the map writable for new regions [a, a + size): a leaf is reserved for each 4 GiB the range
+ * touches, and the pages that hold the range's entries are committed. Called with a bank lock
+ * held, so fork never finds the lock below taken. */
+int pp_slabmap_commit(uintptr_t a, size_t size)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;   /* two nodes' banks may grow at once */
+    int err = 0;
+    pthread_mutex_lock(&lock);
+    for (uintptr_t end = a + size; a < end && !err;) {
+        uintptr_t stop = ((a >> 32) + 1) << 32;
+        if (stop > end)
+            stop = end;
+        if (!pp_slabmap.top[a >> 32]) {
+            void *leaf;
+            if ((err = pp_os_reserve(PP_SLABMAP_LEAF_BYTES, &leaf)))
+                break;
+            __atomic_store_n(&pp_slabmap.top[a >> 32], (uintptr_t)((char *)leaf - pp_slabmap.zero), __ATOMIC_RELEASE);
+        }
+        uintptr_t first = (uintptr_t)pp_slabmap_entry(a) & ~(uintptr_t)(PP_PAGE_SIZE - 1);
+        uintptr_t last = (uintptr_t)pp_slabmap_entry(stop - 1);
+        err = pp_os_commit((void *)first, PP_ALIGN_UP(last + sizeof(uintptr_t), PP_PAGE_SIZE) - first);
+        a = stop;
+    }
+    pthread_mutex_unlock(&lock);
+    return err;
+}
+#else
 static const uintptr_t slabmap_zero[sizeof(struct pp_slab) / sizeof(uintptr_t)];  /* before start-up */
 PP_HIDDEN const char *pp_slabmap = (const char *)slabmap_zero;
 
@@ -54,11 +86,11 @@ int pp_slabmap_init(void)
  * with a bank lock held; two nodes' banks may commit the same page, which is harmless. */
 int pp_slabmap_commit(uintptr_t a, size_t size)
 {
-    uintptr_t first = (uintptr_t)(pp_slabmap + (a >> PP_SLABMAP_SHIFT) * sizeof(uintptr_t));
-    uintptr_t last = (uintptr_t)(pp_slabmap + ((a + size - 1) >> PP_SLABMAP_SHIFT) * sizeof(uintptr_t));
-    first &= ~(uintptr_t)(PP_PAGE_SIZE - 1);
-    return pp_os_commit((void *)first, PP_ALIGN_UP(last + 1, PP_PAGE_SIZE) - first);
+    uintptr_t first = (uintptr_t)pp_slabmap_entry(a) & ~(uintptr_t)(PP_PAGE_SIZE - 1);
+    uintptr_t last = (uintptr_t)pp_slabmap_entry(a + size - 1);
+    return pp_os_commit((void *)first, PP_ALIGN_UP(last + sizeof(uintptr_t), PP_PAGE_SIZE) - first);
 }
+#endif
 
 /* Point the npages pages at a (a whole slab's block: 64 KiB-aligned, a multiple of 64 KiB) at
  * slab s, or at nothing (s NULL). */
@@ -66,8 +98,8 @@ void pp_slabmap_set(uintptr_t a, size_t npages, struct pp_slab *s)
 {
     size_t per = (size_t)1 << (PP_SLABMAP_SHIFT - PP_PAGE_SHIFT);
     pp_assert_internal(a % ((uintptr_t)1 << PP_SLABMAP_SHIFT) == 0 && npages % per == 0);
-    uintptr_t v = s ? (uintptr_t)((const char *)s - pp_slabmap) : 0;
-    uintptr_t *e = (uintptr_t *)pp_slabmap + (a >> PP_SLABMAP_SHIFT);
+    uintptr_t v = s ? (uintptr_t)((const char *)s - pp_slabmap_leaf(a)) : 0;
+    uintptr_t *e = pp_slabmap_entry(a);
     for (size_t k = 0; k < npages / per; k++)
         __atomic_store_n(&e[k], v, __ATOMIC_RELEASE);
 }

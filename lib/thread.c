@@ -63,8 +63,8 @@ static void init_core(void)
     pp_sizeclass_init();
     int err = pp_slabmap_init();
     if (err)
-        pp_fatal("cannot reserve the slab map, %zu GiB of address space (errno %d): check `ulimit -v`",
-                 PP_SLABMAP_BYTES >> 30, err);
+        pp_fatal("cannot reserve the slab map, 16 GiB of address space (errno %d): raise `ulimit -v`, "
+                 "or build pagepool with -Dslab_map=paged", err);
     err = pp_buddy_init(pp_opt.nodes > 0 ? (unsigned)pp_opt.nodes : pp_os_numa_nodes());
     if (err)
         pp_fatal("cannot reserve the pagemap or the pools (errno %d): check `ulimit -v`", err);

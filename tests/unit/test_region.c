@@ -135,8 +135,8 @@ TEST_BEGIN(test_slabmap_lookup_and_sentinel)
     expect_int_eq(pp_slabmap_commit(a, 2 * PP_REGION_SIZE), 0, "commit two regions");
     const struct fake_call *c = fake_os_last('c');
     expect_true(c && c->size == PP_PAGE_SIZE, "one page of entries (it covers 32 MiB)");
-    expect_true(c && c->addr <= (uintptr_t)(pp_slabmap + (a >> PP_SLABMAP_SHIFT) * 8) &&
-                c->addr + c->size >= (uintptr_t)(pp_slabmap + ((a + 2 * PP_REGION_SIZE) >> PP_SLABMAP_SHIFT) * 8),
+    expect_true(c && c->addr <= (uintptr_t)pp_slabmap_entry(a) &&
+                c->addr + c->size >= (uintptr_t)(pp_slabmap_entry(a + 2 * PP_REGION_SIZE - 1) + 1),
                 "the page that holds the two regions' entries");
     pp_slabmap_set(a + 3 * CHUNK, 2 * CHUNK / PP_PAGE_SIZE, &fake);
     expect_ptr_eq(pp_slab_lookup(a + 3 * CHUNK), &fake, "first chunk");
