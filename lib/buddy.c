@@ -107,6 +107,12 @@ static long map_last(const struct pp_pool *pool, int set, unsigned o)
     return -1;
 }
 
+/* The region's free-page count, packed in its pool group for map_pick. */
+static void set_nr_free_of(struct pp_pool *pool, const struct pp_region *r)
+{
+    pool->group[r->idx / 64].nr_free_of[r->idx % 64] = (uint16_t)r->nr_free;
+}
+
 /* ---- List verbs: each keeps the lists, counters and bitmaps in step ---- */
 static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, unsigned order, bool to_tail)
 {
@@ -132,7 +138,7 @@ static void list_add(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
         r->head[order] = (uint16_t)pi;
     }
     r->nr_free += 1u << order;
-    pool->group[r->idx / 64].nr_free_of[r->idx % 64] = (uint16_t)r->nr_free;
+    set_nr_free_of(pool, r);
     pool->nr_free += 1u << order;
     if (r->flags[pi] & PP_PF_COLD)
         pool->nr_cold += 1u << order;
@@ -149,7 +155,7 @@ static void list_del(struct pp_pool *pool, struct pp_region *r, unsigned pi, uns
         map_clear(pool, PP_MAP_HOT, order, r->idx);
     r->state[pi] = PP_PG_FREE_TAIL;
     r->nr_free -= 1u << order;
-    pool->group[r->idx / 64].nr_free_of[r->idx % 64] = (uint16_t)r->nr_free;
+    set_nr_free_of(pool, r);
     pool->nr_free -= 1u << order;
     if (r->flags[pi] & PP_PF_COLD)
         pool->nr_cold -= 1u << order;
@@ -167,7 +173,7 @@ static bool pool_grow_locked(struct pp_pool *pool)
         r->nhot[o] = 0;
     }
     r->nr_free = 0;
-    pool->group[r->idx / 64].nr_free_of[r->idx % 64] = 0;
+    set_nr_free_of(pool, r);
     r->in_pool = 1;
     memset(r->state, PP_PG_FREE_TAIL, sizeof(r->state));
     r->flags[0] = cold ? PP_PF_COLD : 0;

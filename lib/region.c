@@ -37,6 +37,16 @@ static unsigned bank_count(void) { return atomic_load_explicit(&nbanks, memory_o
 
 
 /* The slab map (internal.h) */
+
+/* Commit the pages that hold the map's entries for [a, end), all within one 4 GiB (paged) or the
+ * whole map (flat). */
+static int commit_entries(uintptr_t a, uintptr_t end)
+{
+    uintptr_t first = (uintptr_t)pp_slabmap_entry(a) & ~(uintptr_t)(PP_PAGE_SIZE - 1);
+    uintptr_t last = (uintptr_t)pp_slabmap_entry(end - 1);
+    return pp_os_commit((void *)first, PP_ALIGN_UP(last + sizeof(uintptr_t), PP_PAGE_SIZE) - first);
+}
+
 #if PP_SLABMAP_PAGED
 PP_HIDDEN struct pp_slabmap pp_slabmap;
 
@@ -60,9 +70,7 @@ int pp_slabmap_commit(uintptr_t a, size_t size)
                 break;
             __atomic_store_n(&pp_slabmap.top[a >> 32], (uintptr_t)((char *)leaf - pp_slabmap.zero), __ATOMIC_RELEASE);
         }
-        uintptr_t first = (uintptr_t)pp_slabmap_entry(a) & ~(uintptr_t)(PP_PAGE_SIZE - 1);
-        uintptr_t last = (uintptr_t)pp_slabmap_entry(stop - 1);
-        err = pp_os_commit((void *)first, PP_ALIGN_UP(last + sizeof(uintptr_t), PP_PAGE_SIZE) - first);
+        err = commit_entries(a, stop);
         a = stop;
     }
     pthread_mutex_unlock(&lock);
@@ -84,12 +92,7 @@ int pp_slabmap_init(void)
 
 /* Make the map writable for new regions [a, a + size): the pages that hold their entries. Called
  * with a bank lock held; two nodes' banks may commit the same page, which is harmless. */
-int pp_slabmap_commit(uintptr_t a, size_t size)
-{
-    uintptr_t first = (uintptr_t)pp_slabmap_entry(a) & ~(uintptr_t)(PP_PAGE_SIZE - 1);
-    uintptr_t last = (uintptr_t)pp_slabmap_entry(a + size - 1);
-    return pp_os_commit((void *)first, PP_ALIGN_UP(last + sizeof(uintptr_t), PP_PAGE_SIZE) - first);
-}
+int pp_slabmap_commit(uintptr_t a, size_t size) { return commit_entries(a, a + size); }
 #endif
 
 /* Point the npages pages at a (a whole slab's block: 64 KiB-aligned, a multiple of 64 KiB) at
@@ -168,8 +171,8 @@ static bool bit_test(const struct pp_bank *b, int set, uint32_t i)
 static void bit_set(struct pp_bank *b, int set, uint32_t i) { b->group[i / 64].set[set] |= 1ull << (i % 64); }
 static void bit_clear(struct pp_bank *b, int set, uint32_t i) { b->group[i / 64].set[set] &= ~(1ull << (i % 64)); }
 
-/* The first region of a set. */
-static long first_poolable(const struct pp_bank *b, int set)
+/* The lowest region of a set. */
+static long first_of(const struct pp_bank *b, int set)
 {
     for (uint32_t w = 0; w < (b->nregions + 63) / 64; w++) {
         uint64_t bits = b->group[w].set[set];
@@ -213,7 +216,7 @@ static int bank_grow_locked(struct pp_bank *b, uint32_t n, size_t align)
         r->kind = PP_REGION_POOL;
         r->node = (uint8_t)b->node;
         r->idx = b->nregions++;
-        b->group[(r->idx) / 64].regions[(r->idx) % 64] = r;
+        b->group[r->idx / 64].regions[r->idx % 64] = r;
         pp_pagemap_set(r->base, r);
         bit_set(b, PP_BANK_COLD, r->idx);
         b->ncold++;
@@ -276,11 +279,11 @@ struct pp_region *pp_region_take(unsigned node, bool *cold)
     struct pp_bank *b = pp_bank_of(node);
     pthread_mutex_lock(&b->lock);
     *cold = false;
-    long i = first_poolable(b, PP_BANK_HOT);
+    long i = first_of(b, PP_BANK_HOT);
     if (i < 0) {
-        i = first_poolable(b, PP_BANK_COLD);
+        i = first_of(b, PP_BANK_COLD);
         if (i < 0 && bank_grow_locked(b, 1, PP_REGION_SIZE) == 0)   /* maps 1 or more */
-            i = first_poolable(b, PP_BANK_COLD);
+            i = first_of(b, PP_BANK_COLD);
     }
     if (i >= 0)
         bank_remove_locked(b, (uint32_t)i, cold);
