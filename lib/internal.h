@@ -251,14 +251,16 @@ PP_HIDDEN extern uint8_t pp_class_order[PP_NCLASSES];
 PP_HIDDEN void pp_sizeclass_init(void);
 /* size <= PP_SMALL_MAX -> class: 16-byte steps to 128, then four classes per doubling. Inline: the
  * 1-32 KiB malloc path calls it on every allocation. */
+/* Sizes above 128 B, in (2^k, 2^(k+1)]: the doubling has n classes 2^k + i * 2^sh (i = 1..n, sh = k -
+ * log2 n), so the class is off[k] + (size - 1) / 2^sh, two loads from constant tables (sizeclass.c). */
+PP_HIDDEN extern const int8_t pp_class_off[PP_SMALL_MAX_SHIFT];
+PP_HIDDEN extern const uint8_t pp_class_shift[PP_SMALL_MAX_SHIFT];
 PP_INLINE unsigned pp_size_class(size_t size)
 {
     if (size <= 128)
         return size ? (unsigned)((size + 15) >> 4) : 1;
     unsigned k = 63u - (unsigned)__builtin_clzll(size - 1);      /* size in (2^k, 2^(k+1)] */
-    unsigned shift = k - 2;                                       /* step = 2^(k-2) */
-    unsigned i = (unsigned)((size - ((size_t)1 << k) + ((size_t)1 << shift) - 1) >> shift);
-    return 8 + (k - 7) * 4 + i;
+    return (unsigned)(pp_class_off[k] + (int)((size - 1) >> pp_class_shift[k]));
 }
 PP_HIDDEN unsigned pp_size_class_aligned(size_t size, size_t align);  /* 0 when no class fits */
 

@@ -2,7 +2,13 @@
  * sizeclass.c — size classes and the slab size of each.
  *
  * Classes: 16..128 in steps of 16, then four per doubling (2^k + i * 2^(k-2), i = 1..4) up to 32 KiB,
- * so neighbours are at most 25% apart (128 -> 160) and at least 12.5% (28 KiB -> 32 KiB).
+ * except 1-4 KiB, which has eight per doubling (steps of 128 and 256 B). Neighbours are at most 25%
+ * apart (128 -> 160). Why eight there: a program whose sizes spread evenly (stress-ng's malloc
+ * stressor) rounds up by about half a step, 8% of its bytes at four per doubling; 1-4 KiB holds
+ * most of the bytes of such programs below a page, and its classes are few objects per 64 KiB slab
+ * anyway (16-56). Eight per doubling everywhere cost more than it saved: every class a thread uses
+ * keeps a partly carved slab and free objects only that class can use (bench/RESULTS.md, sessions
+ * 6 and 7).
  * Every class size is a multiple of 16 (the C alignment), and the power-of-two alignments below
  * 4 KiB find a class that is a multiple of them (pp_size_class_aligned).
  * Slab order: the smallest block of >= 64 KiB that holds >= 16 objects with <= 1/8 waste (max
@@ -20,6 +26,15 @@ PP_HIDDEN const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1] = {
     16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
     18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
     20,
+};
+/* Per doubling k (sizes in (2^k, 2^(k+1)], k = 7..14): the class is off[k] + (size - 1) >> shift[k]
+ * (internal.h). With n classes the step is 2^shift = 2^k / n, and class base_k + i - 1 has size
+ * 2^k + i * 2^shift, so off[k] = base_k - n. Constants, like pp_class_fast. */
+PP_HIDDEN const int8_t pp_class_off[PP_SMALL_MAX_SHIFT] = {
+    [7] = 5, [8] = 9, [9] = 13, [10] = 13, [11] = 21, [12] = 33, [13] = 37, [14] = 41,
+};
+PP_HIDDEN const uint8_t pp_class_shift[PP_SMALL_MAX_SHIFT] = {
+    [7] = 5, [8] = 6, [9] = 7, [10] = 7, [11] = 8, [12] = 10, [13] = 11, [14] = 12,
 };
 PP_HIDDEN uint8_t pp_class_direct_lo[PP_NCLASSES], pp_class_direct_hi[PP_NCLASSES];
 PP_HIDDEN uint32_t pp_class_size[PP_NCLASSES];
@@ -56,9 +71,10 @@ void pp_sizeclass_init(void)
     for (unsigned c = 1; c <= 8; c++)
         pp_class_size[c] = c * 16;
     unsigned c = 9;
-    for (unsigned k = 7; k < 15; k++)
-        for (unsigned i = 1; i <= 4; i++)
-            pp_class_size[c++] = (1u << k) + i * (1u << (k - 2));
+    for (unsigned k = 7; k < PP_SMALL_MAX_SHIFT; k++)
+        for (unsigned i = 1; i <= 1u << (k - pp_class_shift[k]); i++)
+            pp_class_size[c++] = (1u << k) + (i << pp_class_shift[k]);
+    pp_assert(c == PP_NCLASSES);
     for (c = 1; c < PP_NCLASSES; c++) {
         pp_class_order[c] = (uint8_t)slab_order(pp_class_size[c]);
         pp_class_direct_lo[c] = 1;           /* lo > hi: no index (classes above 1 KiB) */

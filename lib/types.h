@@ -52,7 +52,8 @@
 /* ---- Size classes (sizeclass.c) ---- */
 #define PP_SMALL_FAST_MAX 1024           /* sizes the inline fast path maps with one table load */
 #define PP_SMALL_MAX      (32 * 1024)    /* largest size served from slabs */
-#define PP_NCLASSES       41             /* class 0 unused; 16..128 by 16 (8), then 4 per doubling to 32 KiB (32) */
+#define PP_SMALL_MAX_SHIFT 15            /* log2(PP_SMALL_MAX) */
+#define PP_NCLASSES       49             /* class 0 unused; 16..128 by 16 (8), then 4 or 8 per doubling to 32 KiB (40): sizeclass.c */
 #define PP_MIN_ALIGN      16
 #define PP_SLAB_MAX_ORDER 7              /* 512 KiB: offsets below 2^19 keep the divisibility test exact */
 
@@ -199,6 +200,8 @@ struct pp_heap {
     uint64_t rbuf_used;                   /* classes whose rbuf holds objects */
     uint32_t rbuf_total;                  /* objects held in all of them */
 };
+
+_Static_assert(PP_NCLASSES <= 64, "pp_heap.rbuf_used has a bit per class");
 
 enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_PARKED, PP_HEAP_DEAD };
 
