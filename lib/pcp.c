@@ -5,7 +5,11 @@
  * frees do not take the pool lock. Refill and drain move `batch` pages at a time under one pool-lock
  * hold; the cache drains once it holds more than `high` pages. Each cache has its own small lock, so
  * a reclaimer can drain any thread's cache without waiting for (or signalling) its owner (M9).
- * Cached blocks are linked through their first word: they are free memory owned by the cache.
+ * Cached blocks are linked through their head page's descriptor slots (link_next, link_prev and
+ * npages of the region: the next block's page number), never through the block itself, as the
+ * buddy's lists: caching a block that was never touched (a refill takes a batch, most of which may
+ * wait) or was released (cold) does not fault a page of it in. A cold block keeps PP_PF_COLD in
+ * flags[] of its head while cached and goes back to the pool cold if it is drained unused.
  * Invariant: a cached block's pages are PP_PG_CACHED; pcp->pages = sum(count[o] << o).
  * Lock order: pcp lock, then pool lock.
  * Layer: called by slab.c and heap.c; calls buddy.c.
@@ -24,19 +28,44 @@ void pp_pcp_init(struct pp_pcp *pcp)
     pcp->high = (uint32_t)pp_opt.pcp_high;
 }
 
-static void push(struct pp_pcp *pcp, uintptr_t block, unsigned order)
+/* The link of a cached block: the next block's page number (35 bits of a 47-bit address; 0 ends the
+ * list) in three 16-bit slots of its head page, which only free and large blocks use otherwise. */
+static void set_next(uintptr_t block, uintptr_t next)
 {
-    *(uintptr_t *)block = pcp->list[order];
+    struct pp_region *r = pp_region_of(block);
+    unsigned pi = pp_page_index(block);
+    uint64_t v = next >> PP_PAGE_SHIFT;
+    r->link_next[pi] = (uint16_t)v;
+    r->link_prev[pi] = (uint16_t)(v >> 16);
+    r->npages[pi] = (uint16_t)(v >> 32);
+}
+
+static uintptr_t next_of(uintptr_t block)
+{
+    const struct pp_region *r = pp_region_of(block);
+    unsigned pi = pp_page_index(block);
+    uint64_t v = r->link_next[pi] | (uint64_t)r->link_prev[pi] << 16 | (uint64_t)r->npages[pi] << 32;
+    return (uintptr_t)(v << PP_PAGE_SHIFT);
+}
+
+static void push(struct pp_pcp *pcp, uintptr_t block, unsigned order, bool cold)
+{
+    pp_region_of(block)->flags[pp_page_index(block)] = cold ? PP_PF_COLD : 0;
+    set_next(block, pcp->list[order]);
     pcp->list[order] = block;
     pcp->count[order]++;
     pcp->pages += 1u << order;
 }
 
-static uintptr_t pop(struct pp_pcp *pcp, unsigned order)
+/* The top block of an order, and whether it is cold (never used since it was released). */
+static uintptr_t pop(struct pp_pcp *pcp, unsigned order, bool *cold)
 {
     uintptr_t b = pcp->list[order];
     if (b) {
-        pcp->list[order] = *(uintptr_t *)b;
+        uint8_t *flags = &pp_region_of(b)->flags[pp_page_index(b)];
+        *cold = *flags & PP_PF_COLD;
+        *flags = 0;
+        pcp->list[order] = next_of(b);
         pcp->count[order]--;
         pcp->pages -= 1u << order;
     }
@@ -51,10 +80,11 @@ static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t page
     pthread_mutex_lock(&pool->lock);
     for (int o = PP_PCP_ORDERS - 1; o >= 0 && done < pages; o--) {
         uintptr_t b;
-        while (done < pages && (b = pop(pcp, (unsigned)o))) {
+        bool cold;
+        while (done < pages && (b = pop(pcp, (unsigned)o, &cold))) {
             struct pp_region *r = pp_region_of(b);
             if (r->node == pool->node) {
-                pp_buddy_free_locked(pool, b, (unsigned)o, 0, capc);
+                pp_buddy_free_locked(pool, b, (unsigned)o, cold ? PP_FREE_COLD : 0, capc);
             } else {                       /* a block of another node (an adopted slab): its own pool */
                 pthread_mutex_unlock(&pool->lock);
                 pp_buddy_free(pp_pool_of(r->node), b, (unsigned)o);
@@ -73,7 +103,8 @@ uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order)
         return pp_buddy_alloc(pool, order);
     pthread_mutex_lock(&pcp->lock);
     pcp->ops++;
-    uintptr_t b = pop(pcp, order);
+    bool cold;
+    uintptr_t b = pop(pcp, order, &cold);
     if (!b) {
         /* refill: one pool-lock hold for a batch of blocks of this order */
         unsigned n = pcp->batch >> order;
@@ -81,10 +112,10 @@ uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order)
         pthread_mutex_lock(&pool->lock);
         b = pp_buddy_alloc_locked(pool, order);
         for (unsigned i = 1; b && i < n; i++) {
-            uintptr_t extra = pp_buddy_alloc_locked(pool, order);
+            uintptr_t extra = pp_buddy_alloc_cold_locked(pool, order, &cold);
             if (!extra)
                 break;
-            push(pcp, extra, order);
+            push(pcp, extra, order, cold);
         }
         pthread_mutex_unlock(&pool->lock);
     }
@@ -102,7 +133,7 @@ void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsi
     memset(&r->state[pp_page_index(block)], PP_PG_CACHED, 1u << order);
     pthread_mutex_lock(&pcp->lock);
     pcp->ops++;
-    push(pcp, block, order);
+    push(pcp, block, order, false);
     if (pcp->pages > pcp->high)
         drain_locked(pcp, pool, pcp->pages - pcp->high + pcp->batch, NULL);
     pthread_mutex_unlock(&pcp->lock);

@@ -168,7 +168,7 @@ struct pp_slab_list { struct pp_slab *first, *last; uint32_t count; };
 #define PP_PCP_ORDERS 5                   /* caches orders 0..4 (4..64 KiB) */
 struct pp_pcp {
     pthread_mutex_t lock;                 /* taken by the owner on refill/drain and by remote drainers */
-    uintptr_t list[PP_PCP_ORDERS];        /* stacks of blocks; link in the block's first word */
+    uintptr_t list[PP_PCP_ORDERS];        /* stacks of blocks; links in the region descriptor (pcp.c) */
     uint32_t count[PP_PCP_ORDERS];        /* blocks per order */
     uint32_t pages;                       /* pages held, all orders. Synchronization: lock (read racy in stats) */
     uint32_t high;                        /* drain down to this / 2 once above it */

@@ -2,8 +2,58 @@
 #include "../../lib/internal.h"
 #include "../test.h"
 #include "os_fake.h"
+#include <string.h>
 
 static struct pp_pool *pool;
+
+static bool pool_valid(void)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool ok = pp_buddy_is_valid(pool);
+    pthread_mutex_unlock(&pool->lock);
+    return ok;
+}
+
+/* First test: the pool is empty, so the refill grows it with a fresh (cold) region. The blocks the
+ * refill caches are never written, and drained unused they go back cold. */
+TEST_BEGIN(test_cached_blocks_stay_cold)
+{
+    struct pp_pcp pcp;
+    pp_pcp_init(&pcp);
+    pcp.batch = 16;
+    uintptr_t b = pp_pcp_alloc(&pcp, pool, 0);
+    expect_true(b != 0, "a page");
+    expect_zu_eq(pool->cold_pages_out, 16, "the batch came from a fresh region: 16 cold pages out");
+    size_t cold = pool->nr_cold;
+    expect_zu_eq(pp_pcp_drain(&pcp, pool, NULL), 15, "drain returns the 15 cached pages");
+    expect_zu_eq(pool->nr_cold, cold + 15, "and they are cold again: caching did not touch them");
+    pp_buddy_free(pool, b, 0);
+    expect_true(pool_valid(), "invariants");
+}
+TEST_END
+
+/* A block in the cache keeps its contents: the link is kept in the region descriptor. */
+TEST_BEGIN(test_cache_does_not_write_blocks)
+{
+    struct pp_pcp pcp;
+    pp_pcp_init(&pcp);
+    uintptr_t b[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = pp_buddy_alloc(pool, 1);
+        memset((void *)b[i], 0xa5, 2 * PP_PAGE_SIZE);
+        pp_pcp_free(&pcp, pool, b[i], 1);
+    }
+    for (int i = 2; i >= 0; i--) {
+        uintptr_t got = pp_pcp_alloc(&pcp, pool, 1);
+        expect_true(got == b[i], "last in, first out (block %d)", i);
+        bool intact = true;
+        for (size_t k = 0; k < 2 * PP_PAGE_SIZE; k++)
+            intact &= ((unsigned char *)got)[k] == 0xa5;
+        expect_true(intact, "block %d unchanged by its time in the cache", i);
+        pp_buddy_free(pool, got, 1);
+    }
+}
+TEST_END
 
 TEST_BEGIN(test_refill_is_batched)
 {
@@ -42,9 +92,7 @@ TEST_BEGIN(test_high_limit_drains)
         expect_true(pcp.pages <= pcp.high, "never above high (%u pages after %d frees)", pcp.pages, i);
     }
     pp_pcp_drain(&pcp, pool, NULL);
-    pthread_mutex_lock(&pool->lock);
-    expect_true(pp_buddy_is_valid(pool), "invariants after drains");
-    pthread_mutex_unlock(&pool->lock);
+    expect_true(pool_valid(), "invariants after drains");
 }
 TEST_END
 
@@ -64,5 +112,5 @@ int main(void)
 {
     pp_thread_init_once();
     pool = pp_pool_of(0);
-    return RUN_TESTS(test_refill_is_batched, test_high_limit_drains, test_large_orders_bypass);
+    return RUN_TESTS(test_cached_blocks_stay_cold, test_cache_does_not_write_blocks, test_refill_is_batched, test_high_limit_drains, test_large_orders_bypass);
 }
