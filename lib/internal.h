@@ -119,6 +119,7 @@ PP_HIDDEN extern pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
 PP_HIDDEN void pp_pagemap_set(uintptr_t a, struct pp_region *r);
 PP_HIDDEN extern struct pp_region pp_region_dead;         /* what a freed huge block's entries point at */
 PP_HIDDEN void *pp_meta_alloc(size_t size);               /* zeroed, never freed (type-stable metadata) */
+PP_HIDDEN void *pp_meta_alloc_aligned(size_t size, size_t align);
 PP_HIDDEN struct pp_bank *pp_bank_of(unsigned node);
 PP_HIDDEN struct pp_region *pp_region_take(unsigned node, bool *cold);
 PP_HIDDEN void pp_region_give(struct pp_region *r, bool cold);

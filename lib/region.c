@@ -123,10 +123,16 @@ void pp_pagemap_set(uintptr_t a, struct pp_region *r)
 }
 
 /* ---- Metadata pool ---- */
-void *pp_meta_alloc(size_t size)
+void *pp_meta_alloc(size_t size) { return pp_meta_alloc_aligned(size, 64); }
+
+/* align: a power of two, at most a page. The gap it skips is address space only: never touched. */
+void *pp_meta_alloc_aligned(size_t size, size_t align)
 {
     size = PP_ALIGN_UP(size, 64);
     pthread_mutex_lock(&meta_lock);
+    meta_cur = (char *)PP_ALIGN_UP((uintptr_t)meta_cur, align);
+    if (meta_cur > meta_end)
+        meta_cur = meta_end;
     if ((size_t)(meta_end - meta_cur) < size) {
         size_t chunk = size > META_CHUNK ? PP_ALIGN_UP(size, PP_PAGE_SIZE) : META_CHUNK;
         void *p;

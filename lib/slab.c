@@ -102,7 +102,6 @@ static void list_push(struct pp_slab_list *l, struct pp_slab *s)
     else
         l->last = s;
     l->first = s;
-    l->count++;
 }
 
 /* Partial slabs queue at the tail: by the time one reaches the head it has had the longest to
@@ -116,7 +115,6 @@ static void list_append(struct pp_slab_list *l, struct pp_slab *s)
     else
         l->first = s;
     l->last = s;
-    l->count++;
 }
 
 static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
@@ -124,7 +122,6 @@ static void list_remove(struct pp_slab_list *l, struct pp_slab *s)
     if (s->prev) s->prev->next = s->next; else l->first = s->next;
     if (s->next) s->next->prev = s->prev; else l->last = s->prev;
     s->next = s->prev = NULL;
-    l->count--;
 }
 
 static void set_list(struct pp_slab *s, uint8_t list) { s->list = list; }
@@ -144,9 +141,10 @@ static inline void set_notify(struct pp_slab *s, uint32_t at)
     s->left = used - at;
 }
 
-/* Keep a couple of slabs per class even when empty: a program that frees and allocates around a
- * slab boundary must not hand the block back and forth to the page cache. */
-static bool keep_empty(struct pp_heap *h, unsigned cls) { return h->partial[cls].count < 2; }
+/* Keep a couple of slabs per class even when empty (while the partial list holds at most one): a
+ * program that frees and allocates around a slab boundary must not hand the block back and forth
+ * to the page cache. */
+static bool keep_empty(struct pp_heap *h, unsigned cls) { return h->partial[cls].first == h->partial[cls].last; }
 
 /* ---- Objects ---- */
 static void sparse_take(struct pp_slab *s, void **list);
@@ -821,9 +819,9 @@ static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
 static void flush_class(struct pp_heap *h, unsigned cls)
 {
     struct pp_rbuf *rb = &h->rbuf[cls];
-    push_remote(rb->slab, rb->head, rb->tail, rb->n);
-    h->rbuf_total -= rb->n;
-    rb->n = 0;
+    push_remote(rb->slab, rb->head, rb->tail, h->rbuf_n[cls]);
+    h->rbuf_total -= h->rbuf_n[cls];
+    h->rbuf_n[cls] = 0;
     rb->slab = NULL;
     h->rbuf_used &= ~((uint64_t)1 << cls);
 }
@@ -860,8 +858,8 @@ void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
     }
     unsigned cls = s->cls;
     struct pp_rbuf *rb = &h->rbuf[cls];
-    if (rb->slab != s || rb->n >= RBUF_SLAB_MAX) {
-        if (rb->n)
+    if (rb->slab != s || h->rbuf_n[cls] >= RBUF_SLAB_MAX) {
+        if (h->rbuf_n[cls])
             flush_class(h, cls);
         rb->slab = s;
         rb->tail = p;
@@ -871,7 +869,7 @@ void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
         b[0] = rb->head;
     }
     rb->head = p;
-    rb->n++;
+    h->rbuf_n[cls]++;
     if (++h->rbuf_total >= RBUF_TOTAL_MAX)
         pp_slab_flush_remote(h);
 }

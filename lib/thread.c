@@ -133,7 +133,7 @@ struct pp_heap *pp_thread_heap_init(void)
         heap_free = h->next_free;
     pthread_mutex_unlock(&registry_lock);
     if (!h) {
-        h = pp_meta_alloc(sizeof(*h));
+        h = pp_meta_alloc_aligned(sizeof(*h), PP_PAGE_SIZE);   /* one page per thread, not two */
         if (!h)
             return NULL;
     } else {

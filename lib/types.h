@@ -162,7 +162,7 @@ struct pp_sparse {
 
 enum { PP_SLAB_NONE = 0, PP_SLAB_CURRENT, PP_SLAB_PARTIAL, PP_SLAB_FULL, PP_SLAB_ABANDONED };
 
-struct pp_slab_list { struct pp_slab *first, *last; uint32_t count; };
+struct pp_slab_list { struct pp_slab *first, *last; };
 
 /* A per-thread page cache (the kernel's per-cpu pages): small blocks kept off the pool lock. */
 #define PP_PCP_ORDERS 5                   /* caches orders 0..4 (4..64 KiB) */
@@ -196,12 +196,15 @@ struct pp_heap {
     pid_t tid;
     uint64_t slow_calls;                  /* slow-path entries (statistics). owner; read racily */
     /* remote frees gathered per class, each to one slab, to be pushed with one CAS (slab.c). owner */
-    struct pp_rbuf { struct pp_slab *slab; void *head, *tail; uint32_t n; } rbuf[PP_NCLASSES];
+    struct pp_rbuf { struct pp_slab *slab; void *head, *tail; } rbuf[PP_NCLASSES];
     uint64_t rbuf_used;                   /* classes whose rbuf holds objects */
     uint32_t rbuf_total;                  /* objects held in all of them */
+    uint8_t rbuf_n[PP_NCLASSES];          /* objects held per class (at most RBUF_SLAB_MAX, slab.c) */
 };
 
 _Static_assert(PP_NCLASSES <= 64, "pp_heap.rbuf_used has a bit per class");
+/* A heap is allocated page-aligned (thread.c), so a thread's heap is one page of metadata. */
+_Static_assert(sizeof(struct pp_heap) <= PP_PAGE_SIZE, "a thread heap fits a page");
 
 enum { PP_HEAP_FREE = 0, PP_HEAP_LIVE, PP_HEAP_PARKED, PP_HEAP_DEAD };
 
