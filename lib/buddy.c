@@ -386,6 +386,17 @@ static unsigned extent_of(const struct pp_region *r, unsigned pi, unsigned want,
  * those lists, in the densest hot region (map_pick), are where to look; a few candidates each,
  * on a path that is about to touch at least 33 KiB anyway. Returns the run's address, or 0. */
 #define RUN_FIT_TRIES 8
+
+/* Does the free block of order o at pi touch another free page, before or after it? Most
+ * candidates in a fragmented pool do not, and this saves extent_of's walk back through the orders
+ * (about 900 instructions a run when all 16 candidates fail: stress-ng --malloc 1, blocks to 64 KiB). */
+static bool free_next_to(const struct pp_region *r, unsigned pi, unsigned o)
+{
+    unsigned e = pi + (1u << o);
+    return (pi && (r->state[pi - 1] == PP_PG_FREE_HEAD || r->state[pi - 1] == PP_PG_FREE_TAIL)) ||
+           (e < PP_REGION_PAGES && r->state[e] == PP_PG_FREE_HEAD);
+}
+
 static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order, bool *cold)
 {
     for (unsigned k = 1; k <= 2; k++) {
@@ -395,6 +406,8 @@ static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order
         struct pp_region *r = pp_bank_region(pp_bank_of(pool->node), (uint32_t)idx);
         unsigned pi = r->head[order - k];
         for (int t = 0; t < RUN_FIT_TRIES && pi != PP_NO_PAGE; t++, pi = r->link_next[pi]) {
+            if (!free_next_to(r, pi, order - k))
+                continue;                   /* alone between used pages: the extent is the block, < n */
             unsigned end, s = extent_of(r, pi, n, &end);
             if (end - s < n)
                 continue;
