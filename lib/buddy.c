@@ -67,6 +67,65 @@ static bool map_test(const struct pp_pool *pool, int set, unsigned o, uint32_t i
     return (pool->group[idx / 64].bits[set][o] >> (idx % 64)) & 1;
 }
 
+/* Of the 64 counts nr[i] whose bit i is set in bits (not 0), the index of the smallest, the lowest
+ * on a tie. A scan of the set bits costs about six instructions a region, and in a fragmented pool
+ * most of a word's 64 regions hold a block of the small orders: 350 instructions for each of the
+ * two or three picks of a page run (stress-ng's malloc stressor with blocks up to 64 KiB spent 19%
+ * of its instructions here). With SSE2 (every x86-64) the 64 counts are 8 vectors: masked, a
+ * running minimum, then the first lane that equals it, about 90 instructions. */
+static unsigned densest_scan(const uint16_t nr[64], uint64_t bits, uint64_t *rest, unsigned limit)
+{
+    unsigned best = 0, best_free = ~0u;
+    for (; bits && limit; bits &= bits - 1, limit--) {
+        unsigned i = (unsigned)__builtin_ctzll(bits);
+        if (nr[i] < best_free) {
+            best_free = nr[i];
+            best = i;
+        }
+    }
+    *rest = bits;
+    return best;
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+static unsigned densest_sse2(const uint16_t nr[64], uint64_t bits)
+{
+    const __m128i lane = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128), none = _mm_set1_epi16(0x7fff);
+    __m128i v[8], min = none;
+    for (unsigned j = 0; j < 8; j++) {
+        __m128i m = _mm_set1_epi16((short)((bits >> (8 * j)) & 0xff));
+        __m128i sel = _mm_cmpeq_epi16(_mm_and_si128(m, lane), lane);   /* 0xffff where bit set */
+        __m128i x = _mm_loadu_si128((const __m128i *)(nr + 8 * j));  /* counts <= 512: signed is fine */
+        v[j] = _mm_or_si128(_mm_and_si128(sel, x), _mm_andnot_si128(sel, none));
+        min = _mm_min_epi16(min, v[j]);
+    }
+    min = _mm_min_epi16(min, _mm_shuffle_epi32(min, 0x4e));
+    min = _mm_min_epi16(min, _mm_shuffle_epi32(min, 0xb1));
+    min = _mm_min_epi16(min, _mm_srli_epi32(min, 16));
+    __m128i want = _mm_set1_epi16((short)_mm_extract_epi16(min, 0));
+    for (unsigned j = 0; j < 8; j++) {
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(v[j], want));
+        if (eq)
+            return 8 * j + (unsigned)__builtin_ctz(eq) / 2;
+    }
+    return 0;                               /* bits was 0 */
+}
+#endif
+
+/* A pool of a few regions has a few bits set: scan up to 8 of them, and only past that take the
+ * vectors (bench-phase -s 0.1, 14 regions: 1.45 M instructions with the scan, 1.51 M with SSE2 alone). */
+unsigned pp_buddy_densest(const uint16_t nr[64], uint64_t bits)
+{
+    uint64_t rest;
+#ifdef __SSE2__
+    unsigned best = densest_scan(nr, bits, &rest, 8);
+    return rest ? densest_sse2(nr, bits) : best;
+#else
+    return densest_scan(nr, bits, &rest, 64);
+#endif
+}
+
 /* The region to allocate an order-o block from: among the regions of the lowest non-empty word of
  * the set (64 region indexes), the densest, i.e. the one with the fewest free pages (the lowest on
  * a tie). Dense regions fill up and sparse ones empty out and go back to the bank whole; keeping to
@@ -79,17 +138,7 @@ static long map_pick(const struct pp_pool *pool, int set, unsigned o)
         if (sw) {
             unsigned w = s * 64 + (unsigned)__builtin_ctzll(sw);
             const struct pp_pool_group *g = &pool->group[w];
-            uint64_t bits = g->bits[set][o];
-            long best = -1;
-            unsigned best_free = ~0u;
-            for (; bits; bits &= bits - 1) {
-                unsigned i = (unsigned)__builtin_ctzll(bits);
-                if (g->nr_free_of[i] < best_free) {
-                    best_free = g->nr_free_of[i];
-                    best = w * 64 + i;
-                }
-            }
-            return best;
+            return (long)w * 64 + pp_buddy_densest(g->nr_free_of, g->bits[set][o]);
         }
     }
     return -1;

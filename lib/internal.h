@@ -221,6 +221,7 @@ PP_HIDDEN int pp_buddy_init(unsigned nr_nodes);
 PP_HIDDEN struct pp_pool *pp_pool_of(unsigned node);
 PP_HIDDEN uintptr_t pp_buddy_alloc_locked(struct pp_pool *pool, unsigned order);
 PP_HIDDEN uintptr_t pp_buddy_alloc_cold_locked(struct pp_pool *pool, unsigned order, bool *cold);
+PP_HIDDEN unsigned pp_buddy_densest(const uint16_t nr[64], uint64_t bits);   /* index of the smallest nr[i], bit i set */
 PP_HIDDEN uintptr_t pp_buddy_alloc(struct pp_pool *pool, unsigned order);
 #define PP_FREE_TO_TAIL  0x1u     /* put at the tail of its list (used last) */
 #define PP_FREE_COLD     0x2u     /* the block was released with madvise */

@@ -231,12 +231,41 @@ TEST_BEGIN(test_map_failure_gives_null)
 }
 TEST_END
 
+/* The densest-region search against a plain scan: random counts (with ties) and masks. */
+TEST_BEGIN(test_densest_matches_scan)
+{
+    uint64_t x = 88172645463325252ull;
+    for (int round = 0; round < 20000; round++) {
+        uint16_t nr[64];
+        for (int i = 0; i < 64; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            nr[i] = (uint16_t)(round & 1 ? x % 8 : x % (PP_REGION_PAGES + 1));   /* odd rounds: many ties */
+        }
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint64_t bits = round % 3 == 0 ? x : round % 3 == 1 ? x & (x >> 1) & (x >> 2) : ~0ull;
+        if (!bits)
+            bits = 1ull << (round % 64);
+        unsigned want = 64, want_free = ~0u;
+        for (unsigned i = 0; i < 64; i++)
+            if ((bits >> i & 1) && nr[i] < want_free) {
+                want_free = nr[i];
+                want = i;
+            }
+        unsigned got = pp_buddy_densest(nr, bits);
+        if (got != want) {
+            expect_int_eq(got, want, "round %d", round);
+            break;
+        }
+    }
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;          /* the bank keeps everything: tests count regions */
-    return RUN_TESTS(test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail, test_run_fits_a_tail,
+    return RUN_TESTS(test_densest_matches_scan, test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail, test_run_fits_a_tail,
                      test_aligned_run, test_lowest_region_first, test_densest_region_first, test_capture_after_merge,
                      test_capture_wrong_pool_or_order, test_map_failure_gives_null);
 }
