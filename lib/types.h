@@ -95,13 +95,14 @@ struct pp_region {
     uint16_t head[PP_NR_ORDERS];          /* first free block of each order, or PP_NO_PAGE */
     uint16_t tail[PP_NR_ORDERS];
     uint16_t nhot[PP_NR_ORDERS];          /* hot free blocks of each order on the list */
-    uint16_t link_next[PP_REGION_PAGES];  /* free-list links by page index */
+    uint16_t link_next[PP_REGION_PAGES];  /* free-list links by page index; on a CACHED head, with
+                                           * link_prev and npages, the page cache's link (pcp.c) */
     uint16_t link_prev[PP_REGION_PAGES];
     /* per-page metadata. state/order/npages: pool lock while free, owner while allocated */
     uint8_t state[PP_REGION_PAGES];       /* enum pp_page_state */
     uint8_t order[PP_REGION_PAGES];       /* FREE_HEAD/CACHED head: block order */
-    uint8_t flags[PP_REGION_PAGES];       /* PP_PF_* on free block heads */
-    uint16_t npages[PP_REGION_PAGES];     /* LARGE_HEAD: pages in the run */
+    uint8_t flags[PP_REGION_PAGES];       /* PP_PF_* on free block heads, and PP_PF_COLD on cold CACHED heads */
+    uint16_t npages[PP_REGION_PAGES];     /* LARGE_HEAD: pages in the run; CACHED head: see link_next */
 };
 
 /* A slab: one buddy block carved into objects of one size class.
