@@ -295,6 +295,27 @@ TEST_BEGIN(test_realloc_null_and_zero)
 }
 TEST_END
 
+/* A large block stays where it is while it grows into its pages or shrinks by less than a
+ * quarter of them, and shrinks in place past that. */
+TEST_BEGIN(test_realloc_large_in_place)
+{
+    unsigned char *p = malloc(100000);
+    expect_ptr_not_null(p, "malloc(100000)");
+    if (!p)
+        return;
+    size_t usable = malloc_usable_size(p);
+    expect_zu_eq(usable % 4096, 0, "a large block is whole pages");
+    fill(p, 100000, 5);
+    expect_ptr_eq(realloc(p, usable), p, "grow into the last page: in place");
+    expect_ptr_eq(realloc(p, usable - 3 * 4096), p, "shrink by 3 of %zu pages: in place", usable / 4096);
+    expect_zu_eq(malloc_usable_size(p), usable, "and the pages stay");
+    expect_ptr_eq(realloc(p, 40000), p, "shrink by more than a quarter: in place");
+    expect_zu_eq(malloc_usable_size(p), 40960, "the tail went back");
+    expect_zu_eq(check_fill(p, 40000, 5), 40000, "content kept");
+    free(p);
+}
+TEST_END
+
 TEST_BEGIN(test_realloc_chain)
 {
     /* 16 B -> 100 KB -> 10 MB -> 50 B, and other small/large/huge transitions */
@@ -781,7 +802,7 @@ int main(void)
     return RUN_TESTS(test_is_pagepool, test_malloc_zero, test_sizes_content,
                      test_usable_size_writable, test_malloc_enomem, test_calloc_overflow,
                      test_reallocarray, test_realloc_failure, test_realloc_null_and_zero,
-                     test_realloc_chain, test_posix_memalign_einval, test_aligned_alloc_einval,
+                     test_realloc_chain, test_realloc_large_in_place, test_posix_memalign_einval, test_aligned_alloc_einval,
                      test_alignments, test_free_null, test_free_preserves_errno, test_calloc_zeroed,
                      test_valloc_pvalloc, test_cfree_free_sized, test_libc_aliases,
                      test_mallinfo_mallopt_stats, test_many_live);

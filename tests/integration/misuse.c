@@ -172,6 +172,22 @@ static void realloc_after_free(void)
     free(q);
 }
 
+/* the two that realloc's in-place test for large blocks must not take for a block that fits */
+static void realloc_after_free_fits(void)
+{
+    void *p = malloc(200000);
+    free(p);
+    void *q = realloc(launder(p), 190000);
+    free(q);
+}
+
+static void realloc_interior_large(void)
+{
+    char *p = malloc(200000);
+    void *q = realloc(launder(p + 8192), 100000);   /* page-aligned, inside the block */
+    free(q);
+}
+
 static void double_free_sized(void)
 {
     void *p = malloc(100);
@@ -237,6 +253,8 @@ TEST_BEGIN(test_realloc_invalid)
     EXPECT_MISUSE(realloc_invalid, "realloc", "invalid pointer");
     EXPECT_MISUSE(realloc_interior, "realloc", "invalid pointer");
     EXPECT_MISUSE(realloc_after_free, "realloc", "double free");
+    EXPECT_MISUSE(realloc_after_free_fits, "realloc", "double free");
+    EXPECT_MISUSE(realloc_interior_large, "realloc", "invalid pointer");
 }
 TEST_END
 TEST_BEGIN(test_usable_size_invalid)
