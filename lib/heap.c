@@ -179,7 +179,7 @@ static void classify(const void *p, const char *call, struct where *w)
     if (!r)
         pp_bad_pointer(call, p, "invalid pointer", "not allocated by pagepool");
     w->r = r;
-    if (r->kind == PP_REGION_DEAD)
+    if (r == &pp_region_dead || r->kind == PP_REGION_DEAD)
         pp_bad_pointer(call, p, "double free", "or use of a freed huge block");
     if (r->kind == PP_REGION_HUGE) {
         if (a != r->base)

@@ -21,7 +21,10 @@
 #include "internal.h"
 
 PP_HIDDEN pp_pagemap_leaf_t *_Atomic pp_pagemap[PP_PAGEMAP_TOP];
-PP_HIDDEN struct pp_region pp_region_dead = { .kind = PP_REGION_DEAD };
+/* All zero, so in .bss, where a process that never loses a huge block's pages never touches it
+ * (as initialised data its 4.7 KiB were a page of the library's data mapping in every process);
+ * classify() knows it by its address. */
+PP_HIDDEN struct pp_region pp_region_dead;
 
 #define BANK_CHUNK_REGIONS 16           /* regions mapped per mmap call (32 MiB of address space) */
 #define BANK_FIRST_REGIONS 1            /* the first chunks are smaller: each region's descriptor

@@ -117,6 +117,8 @@ int pp_os_move(void *from, size_t size, void *to)
 int pp_os_map_fixed(void *addr, size_t size)
 {
     record('f', addr, size, 0);
+    if (fake_os.fail_map_fixed)
+        return ENOMEM;
     memset(addr, 0, size);
     return 0;
 }

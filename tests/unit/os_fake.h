@@ -11,6 +11,7 @@ struct fake_os {
     unsigned nlog;
     unsigned nodes;            /* what pp_os_numa_nodes answers */
     int fail_maps_after;       /* >= 0: that many maps succeed, then ENOMEM */
+    int fail_map_fixed;        /* nonzero: mapping a moved huge block's old range fresh fails */
     uintptr_t map_at;          /* nonzero: the next map is placed there (real mmap), then cleared */
     size_t mapped;             /* bytes currently mapped */
     uint64_t now_ms;           /* what pp_os_now_ms answers: tests move time by hand */

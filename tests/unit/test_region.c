@@ -112,6 +112,29 @@ TEST_BEGIN(test_huge_move_with_mremap)
 }
 TEST_END
 
+/* When the moved block's old range cannot be mapped again, its regions are lost and their
+ * addresses look up to the dead sentinel (all zero, in .bss: known by its address). */
+TEST_BEGIN(test_huge_move_refill_failure)
+{
+    struct pp_region *a = pp_region_huge_alloc(2 * PP_REGION_SIZE, PP_REGION_SIZE, 0);
+    struct pp_region *blocker = pp_region_huge_alloc(PP_REGION_SIZE + 1, PP_REGION_SIZE, 0);
+    struct pp_region *b = pp_region_huge_alloc(8 * PP_REGION_SIZE, PP_REGION_SIZE, 0);
+    uintptr_t old = a->base;
+    struct pp_bank *bank = pp_bank_of(0);
+    size_t lost = bank->nlost;
+    fake_os_reset();
+    fake_os.fail_map_fixed = 1;
+    expect_true(pp_region_huge_move(a, b), "moved");
+    fake_os.fail_map_fixed = 0;
+    expect_ptr_eq(pp_region_of(old), &pp_region_dead, "the old range is dead");
+    expect_ptr_eq(pp_region_of(old + PP_REGION_SIZE), &pp_region_dead, "both of its regions");
+    expect_zu_eq(bank->nlost, lost + 2, "two regions lost");
+    expect_int_eq(pp_region_dead.kind, 0, "the sentinel stays all zero");
+    pp_region_huge_free(b);
+    pp_region_huge_free(blocker);
+}
+TEST_END
+
 TEST_BEGIN(test_pagemap_unmapped_is_null)
 {
     expect_ptr_null(pp_region_of(0), "NULL");
@@ -219,7 +242,7 @@ int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_take_maps_a_chunk_and_registers_it, test_decay_purges_whole_region,
-                     test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap, test_growth_releases_hot_regions_that_cannot_serve,
+                     test_retain_keeps_hot_and_trim_purges, test_lowest_index_first, test_huge_alloc_free_resize, test_huge_move_with_mremap, test_huge_move_refill_failure, test_growth_releases_hot_regions_that_cannot_serve,
                      test_pagemap_unmapped_is_null, test_slabmap_lookup_and_sentinel,
                      test_4gib_region_may_hold_slabs);
 }
