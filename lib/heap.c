@@ -287,7 +287,7 @@ void *pp_heap_calloc(size_t n, size_t size)
 /* Is p the head of a large block that size still fits without a shrink (the K_LARGE case below
  * that returns p as it is)? A string grown by small steps comes here on every call but the few
  * that move it, and classify() plus the switch cost it 35 instructions more a call
- * (bench-realloc -s 0.1: 623.8 -> 556.4 M; RESULTS.md, session 7). */
+ * (bench-realloc -s 0.1: 623.8 -> 554.5 M; RESULTS.md, session 7). */
 static inline bool large_stays(const void *p, size_t size)
 {
     uintptr_t a = (uintptr_t)p;
