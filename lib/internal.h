@@ -244,6 +244,7 @@ PP_HIDDEN uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsig
 PP_HIDDEN void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsigned order);
 PP_HIDDEN size_t pp_pcp_drain(struct pp_pcp *pcp, struct pp_pool *pool, struct pp_capture *capc);
 PP_HIDDEN size_t pp_pcp_drain_idle(struct pp_pcp *pcp, struct pp_pool *pool);
+PP_HIDDEN bool pp_pcp_is_valid(const struct pp_pcp *pcp);        /* the walker; caller holds the pcp lock */
 
 /* ---- "sizeclass.c" ---- */
 PP_HIDDEN extern const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1];

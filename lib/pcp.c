@@ -10,7 +10,8 @@
  * buddy's lists: caching a block that was never touched (a refill takes a batch, most of which may
  * wait) or was released (cold) does not fault a page of it in. A cold block keeps PP_PF_COLD in
  * flags[] of its head while cached and goes back to the pool cold if it is drained unused.
- * Invariant: a cached block's pages are PP_PG_CACHED; pcp->pages = sum(count[o] << o).
+ * Invariant: a cached block's pages are PP_PG_CACHED; pcp->pages = sum(count[o] << o)
+ * (pp_pcp_is_valid walks the lists at debug level 3).
  * Lock order: pcp lock, then pool lock.
  * Layer: called by slab.c and heap.c; calls buddy.c.
  */
@@ -46,6 +47,26 @@ static uintptr_t next_of(uintptr_t block)
     unsigned pi = pp_page_index(block);
     uint64_t v = r->link_next[pi] | (uint64_t)r->link_prev[pi] << 16 | (uint64_t)r->npages[pi] << 32;
     return (uintptr_t)(v << PP_PAGE_SHIFT);
+}
+
+/* The walker (debug level 3, after every change): each list holds count[o] blocks, each the head
+ * of a cached block of its order, aligned to it, and the pages add up. Caller holds the pcp lock. */
+bool pp_pcp_is_valid(const struct pp_pcp *pcp)
+{
+    uint32_t pages = 0;
+    for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
+        uint32_t n = 0;
+        for (uintptr_t b = pcp->list[o]; b; b = next_of(b), n++) {
+            const struct pp_region *r = pp_region_of(b);
+            if (!r || n > pcp->count[o] || (pp_page_index(b) & ((1u << o) - 1)) ||
+                r->state[pp_page_index(b)] != PP_PG_CACHED)
+                return false;
+        }
+        if (n != pcp->count[o])
+            return false;
+        pages += n << o;
+    }
+    return pages == pcp->pages;
 }
 
 static void push(struct pp_pcp *pcp, uintptr_t block, unsigned order, bool cold)
@@ -94,6 +115,7 @@ static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t page
         }
     }
     pthread_mutex_unlock(&pool->lock);
+    pp_assert_expensive(pp_pcp_is_valid(pcp));
     return done;
 }
 
@@ -119,6 +141,7 @@ uintptr_t pp_pcp_alloc(struct pp_pcp *pcp, struct pp_pool *pool, unsigned order)
         }
         pthread_mutex_unlock(&pool->lock);
     }
+    pp_assert_expensive(pp_pcp_is_valid(pcp));
     pthread_mutex_unlock(&pcp->lock);
     return b;
 }
@@ -136,6 +159,7 @@ void pp_pcp_free(struct pp_pcp *pcp, struct pp_pool *pool, uintptr_t block, unsi
     push(pcp, block, order, false);
     if (pcp->pages > pcp->high)
         drain_locked(pcp, pool, pcp->pages - pcp->high + pcp->batch, NULL);
+    pp_assert_expensive(pp_pcp_is_valid(pcp));
     pthread_mutex_unlock(&pcp->lock);
 }
 

@@ -72,6 +72,9 @@ TEST_BEGIN(test_refill_is_batched)
     pp_pcp_free(&pcp, pool, b, 0);
     pp_pcp_free(&pcp, pool, b2, 0);
     expect_int_eq(pcp.pages, 16, "both back in the cache");
+    pthread_mutex_lock(&pcp.lock);
+    expect_true(pp_pcp_is_valid(&pcp), "the walker agrees with the counts");
+    pthread_mutex_unlock(&pcp.lock);
     expect_zu_eq(pp_pcp_drain(&pcp, pool, NULL), 16, "drain returns every page");
     expect_int_eq(pcp.pages, 0, "empty after drain");
     expect_zu_eq(pool->nr_free, free0, "pool is whole again");
