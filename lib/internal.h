@@ -252,10 +252,10 @@ PP_HIDDEN extern uint8_t pp_class_direct_lo[PP_NCLASSES], pp_class_direct_hi[PP_
 PP_HIDDEN extern uint32_t pp_class_size[PP_NCLASSES];
 PP_HIDDEN extern uint8_t pp_class_order[PP_NCLASSES];
 PP_HIDDEN void pp_sizeclass_init(void);
-/* size <= PP_SMALL_MAX -> class: 16-byte steps to 128, then four classes per doubling. Inline: the
- * 1-32 KiB malloc path calls it on every allocation. */
-/* Sizes above 128 B, in (2^k, 2^(k+1)]: the doubling has n classes 2^k + i * 2^sh (i = 1..n, sh = k -
- * log2 n), so the class is off[k] + (size - 1) / 2^sh, two loads from constant tables (sizeclass.c). */
+/* size <= PP_SMALL_MAX -> class: 16-byte steps to 128; above, in (2^k, 2^(k+1)], the doubling has n
+ * classes 2^k + i * 2^sh (i = 1..n, sh = k - log2 n: four, eight between 1 and 4 KiB), so the class
+ * is off[k] + (size - 1) / 2^sh, two loads from constant tables (sizeclass.c). Inline: the 1-32 KiB
+ * malloc path calls it on every allocation. */
 PP_HIDDEN extern const int8_t pp_class_off[PP_SMALL_MAX_SHIFT];
 PP_HIDDEN extern const uint8_t pp_class_shift[PP_SMALL_MAX_SHIFT];
 PP_INLINE unsigned pp_size_class(size_t size)

@@ -31,20 +31,16 @@ void pp_pcp_init(struct pp_pcp *pcp)
 
 /* The link of a cached block: the next block's page number (35 bits of a 47-bit address; 0 ends the
  * list) in three 16-bit slots of its head page, which only free and large blocks use otherwise. */
-static void set_next(uintptr_t block, uintptr_t next)
+static void set_next(struct pp_region *r, unsigned pi, uintptr_t next)
 {
-    struct pp_region *r = pp_region_of(block);
-    unsigned pi = pp_page_index(block);
     uint64_t v = next >> PP_PAGE_SHIFT;
     r->link_next[pi] = (uint16_t)v;
     r->link_prev[pi] = (uint16_t)(v >> 16);
     r->npages[pi] = (uint16_t)(v >> 32);
 }
 
-static uintptr_t next_of(uintptr_t block)
+static uintptr_t next_of(const struct pp_region *r, unsigned pi)
 {
-    const struct pp_region *r = pp_region_of(block);
-    unsigned pi = pp_page_index(block);
     uint64_t v = r->link_next[pi] | (uint64_t)r->link_prev[pi] << 16 | (uint64_t)r->npages[pi] << 32;
     return (uintptr_t)(v << PP_PAGE_SHIFT);
 }
@@ -56,11 +52,12 @@ bool pp_pcp_is_valid(const struct pp_pcp *pcp)
     uint32_t pages = 0;
     for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
         uint32_t n = 0;
-        for (uintptr_t b = pcp->list[o]; b; b = next_of(b), n++) {
+        for (uintptr_t b = pcp->list[o]; b; n++) {
             const struct pp_region *r = pp_region_of(b);
-            if (!r || n > pcp->count[o] || (pp_page_index(b) & ((1u << o) - 1)) ||
-                r->state[pp_page_index(b)] != PP_PG_CACHED)
+            unsigned pi = pp_page_index(b);
+            if (!r || n > pcp->count[o] || (pi & ((1u << o) - 1)) || r->state[pi] != PP_PG_CACHED)
                 return false;
+            b = next_of(r, pi);
         }
         if (n != pcp->count[o])
             return false;
@@ -71,8 +68,10 @@ bool pp_pcp_is_valid(const struct pp_pcp *pcp)
 
 static void push(struct pp_pcp *pcp, uintptr_t block, unsigned order, bool cold)
 {
-    pp_region_of(block)->flags[pp_page_index(block)] = cold ? PP_PF_COLD : 0;
-    set_next(block, pcp->list[order]);
+    struct pp_region *r = pp_region_of(block);
+    unsigned pi = pp_page_index(block);
+    r->flags[pi] = cold ? PP_PF_COLD : 0;
+    set_next(r, pi, pcp->list[order]);
     pcp->list[order] = block;
     pcp->count[order]++;
     pcp->pages += 1u << order;
@@ -83,10 +82,11 @@ static uintptr_t pop(struct pp_pcp *pcp, unsigned order, bool *cold)
 {
     uintptr_t b = pcp->list[order];
     if (b) {
-        uint8_t *flags = &pp_region_of(b)->flags[pp_page_index(b)];
-        *cold = *flags & PP_PF_COLD;
-        *flags = 0;
-        pcp->list[order] = next_of(b);
+        struct pp_region *r = pp_region_of(b);
+        unsigned pi = pp_page_index(b);
+        *cold = r->flags[pi] & PP_PF_COLD;
+        r->flags[pi] = 0;
+        pcp->list[order] = next_of(r, pi);
         pcp->count[order]--;
         pcp->pages -= 1u << order;
     }
