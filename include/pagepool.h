@@ -81,6 +81,8 @@ struct pp_stats {
     size_t faults_taken;    /* pages the pools handed out cold (released or never touched) */
     size_t released_slab;   /* bytes released inside slabs that still hold live objects (sparse slabs) */
     uint64_t captures;      /* direct reclaims that kept the block their own frees coalesced (capture) */
+    uint64_t stranded_slabs; /* full slabs taken back from a heap that did not look: all their objects
+                              * were freed by other threads (its thread stopped allocating) */
 };
 PP_API void pp_stats_get(struct pp_stats *out);
 /* Print the statistics, human readable, to fd (no malloc). */

@@ -71,8 +71,19 @@ PP_INLINE void pp_free_fast(void *p, const char *call)
             b[0] = s->free;
             b[1] = s;
             s->free = b;
+            /* the count is stored after the link, as a release: a taker of stranded slabs that
+             * sees the new count sees the object on the free list too (slab.c). x86 keeps stores
+             * in order, so there only the compiler must be held (one instruction, not four) */
+#if defined(__x86_64__) || defined(__i386__)
+            atomic_signal_fence(memory_order_release);
             if (PP_UNLIKELY(--s->left == 0))
                 pp_slab_local_slow(s);
+#else
+            uint32_t left = s->left - 1;
+            __atomic_store_n(&s->left, left, __ATOMIC_RELEASE);
+            if (PP_UNLIKELY(left == 0))
+                pp_slab_local_slow(s);
+#endif
             return;
         }
         pp_slab_free_remote(s, p, call);

@@ -84,7 +84,8 @@ PP_HIDDEN void pp_bad_pointer(const char *call, const void *ptr, const char *wha
 /* ---- "stats.c" ---- */
 #define PP_COUNTERS(X) \
     X(slow_calls_exited) X(direct_reclaims) X(wmark_wakeups) X(released_wmark) X(released_direct) X(mmap_calls) X(madvise_calls) X(released) \
-    X(in_use_pages) X(huge_bytes) X(threads) X(threads_live) X(slab_purged_pages) X(released_slab) X(captures)
+    X(in_use_pages) X(huge_bytes) X(threads) X(threads_live) X(slab_purged_pages) X(released_slab) X(captures) \
+    X(stranded_slabs)
 struct pp_counters {
 #define PP_COUNTER_FIELD(n) _Atomic size_t n;
     PP_COUNTERS(PP_COUNTER_FIELD)
@@ -278,6 +279,10 @@ PP_HIDDEN void pp_slab_flush_remote(struct pp_heap *h);
 PP_HIDDEN void pp_slab_abandon_all(struct pp_heap *h);
 PP_HIDDEN void pp_slab_set_owner_all(struct pp_heap *h, uintptr_t self);
 PP_HIDDEN size_t pp_slab_reclaim(struct pp_heap *h);
+PP_HIDDEN bool pp_slab_stranded_take_flag(void);
+PP_HIDDEN void pp_slab_stranded_flag_again(void);
+PP_HIDDEN size_t pp_slab_take_stranded(struct pp_heap *h, struct pp_heap *to);
+PP_HIDDEN void pp_slab_heap_lock_reset(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);
 PP_HIDDEN size_t pp_slab_purge_sparse(bool force);
 PP_HIDDEN size_t pp_slab_sparse_bytes(void);
@@ -321,6 +326,7 @@ PP_INLINE void pp_heap_bin_set(struct pp_heap *h, unsigned cls, struct pp_slab *
 PP_HIDDEN struct pp_heap *pp_thread_heap_init(void);
 PP_HIDDEN void pp_thread_init_once(void);
 PP_HIDDEN size_t pp_thread_drain_all(struct pp_capture *capc);
+PP_HIDDEN size_t pp_thread_take_stranded(struct pp_heap *to);
 PP_HIDDEN size_t pp_thread_drain_idle(void);
 PP_HIDDEN void pp_thread_retire_parked(void);
 PP_HIDDEN size_t pp_thread_cached_pages(uint64_t *slow_calls);

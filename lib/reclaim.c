@@ -77,6 +77,8 @@ void pp_reclaim_tick(void)
         last_cache_decay_ms = now;
     }
     pp_region_bank_decay();
+    if (pp_slab_stranded_take_flag())
+        pp_thread_take_stranded(NULL);      /* full slabs an idle owner would never look at */
     pp_slab_purge_sparse(false);            /* free pages inside slabs sparse for a whole period */
     size_t high = (size_t)pp_opt.high >> PP_PAGE_SHIFT;
     for (unsigned n = 0; n < pp_nr_nodes; n++) {
@@ -288,6 +290,8 @@ size_t pp_reclaim_direct(struct pp_capture *capc)
     size_t before = atomic_load(&pp_counters.released);
     size_t slab_before = atomic_load(&pp_counters.released_slab);
     pp_slab_reclaim(pp_tls_heap);
+    if (pp_slab_stranded_take_flag())
+        pp_thread_take_stranded(NULL);
     pp_slab_purge_sparse(true);
     pp_thread_retire_parked();
     pp_slab_reclaim_abandoned();

@@ -23,6 +23,16 @@
  * A free object holds the free-list link in word 0 and its slab's descriptor address in word 1 (the
  * key); malloc clears word 1. free() of an object whose word 1 is the key is a double free.
  *
+ * Stranded slabs: a full slab whose objects all came back from other threads is free, but only its
+ * owner's slow path would notice, and an owner that stops allocating (a thread that handed its
+ * data to workers and waits for them) never takes one. The freer whose push makes a full slab's
+ * pending count equal to its `used` flags the heap (`stranded`); a thread about to take a new
+ * slab, the reclaimer and pp_reclaim take such slabs back (pp_slab_take_stranded), holding the
+ * heap lock: the owner holds it in every slow path that changes its lists, the fast paths never.
+ * The owner's fast paths cannot touch such a slab: malloc pops only the current slab, and free()
+ * of one of its objects would be a double free; a local free that is under way has left `used`
+ * above the pending count until its release store of `left`, which follows the link.
+ *
  * Sparse slabs: memory pinned by a few live objects. After a random 90% free, a 16-object slab
  * empties out only with probability 0.9^16 = 18%, so freeing most of a heap would free few slabs.
  * When the owner's free() brings a partial slab down to a quarter of its objects (and to at most
@@ -132,6 +142,31 @@ static void set_owner(struct pp_slab *s, uintptr_t self)
     atomic_store(&s->owner, self | (s->sparse != NULL));
 }
 
+/* ---- The heap lock (see the top of the file) ---- */
+#define HEAP_LOCK_TAKER ((uintptr_t)1)      /* a thread pointer is never 1 */
+
+/* The owner's side: returns false when the caller holds it already (a slow path inside a slow
+ * path: direct reclaim from slab_new reclaims the caller's own heap). Waits only for a taker. */
+static bool heap_lock(struct pp_heap *h)
+{
+    uintptr_t self = pp_thread_self(), expected = 0;
+    if (atomic_load_explicit(&h->lock, memory_order_relaxed) == self)
+        return false;
+    for (unsigned spins = 0; !atomic_compare_exchange_weak_explicit(&h->lock, &expected, self,
+                                 memory_order_acquire, memory_order_relaxed); spins++) {
+        expected = 0;
+        if (spins > 64)
+            sched_yield();                  /* a taker releases a few slabs: microseconds */
+    }
+    return true;
+}
+
+static void heap_unlock(struct pp_heap *h, bool took)
+{
+    if (took)
+        atomic_store_explicit(&h->lock, 0, memory_order_release);
+}
+
 /* used and left are kept as left = used - notify_at (modulo 2^32), so free() tests one counter. */
 static inline uint32_t used_of(const struct pp_slab *s) { return s->left + s->notify_at; }
 static inline void set_notify(struct pp_slab *s, uint32_t at)
@@ -226,6 +261,8 @@ static struct pp_slab *slab_new(struct pp_heap *h, unsigned cls)
     struct pp_capture capc = { .pool = h->pool, .order = order };
     if (!pp_reclaim_admit(PP_PAGE_SIZE << order, &capc))
         return NULL;
+    if (PP_UNLIKELY(pp_slab_stranded_take_flag()))
+        pp_thread_take_stranded(h);         /* before new memory: free slabs other heaps forgot */
     uintptr_t block = capc.block ? capc.block : pp_pcp_alloc(&h->pcp, h->pool, order);
     if (!block) {
         pp_reclaim_direct(&capc);           /* memory may sit in other threads' caches (M10) */
@@ -721,6 +758,8 @@ static struct pp_slab *emptiest_partial(const struct pp_slab_list *l)
     return best;
 }
 
+static void *malloc_slow_locked(struct pp_heap *h, unsigned cls);
+
 /* The allocation slow path for a small class: the current slab is out of free objects. */
 void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
 {
@@ -733,6 +772,14 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
         if (h->bins[cls]->free)             /* a recursive call during init may have filled it */
             return pp_slab_pop(h->bins[cls]);
     }
+    bool took = heap_lock(h);
+    void *p = malloc_slow_locked(h, cls);
+    heap_unlock(h, took);
+    return p;
+}
+
+static void *malloc_slow_locked(struct pp_heap *h, unsigned cls)
+{
     h->slow_calls++;
     pp_assert_expensive(direct_matches(h));
     pp_slab_flush_remote(h);
@@ -775,9 +822,18 @@ void *pp_slab_malloc_slow(struct pp_heap *h, unsigned cls)
 /* After a local free brought `left` to 0 (used down to notify_at): a full slab got a free object, a
  * partial slab is down to a quarter (it turns sparse), or a slab became empty. The current slab
  * stays even when empty: the next malloc would want it back. */
+static void local_slow_locked(struct pp_heap *h, struct pp_slab *s);
+
 void pp_slab_local_slow(struct pp_slab *s)
 {
     struct pp_heap *h = pp_tls_heap;
+    bool took = heap_lock(h);
+    local_slow_locked(h, s);
+    heap_unlock(h, took);
+}
+
+static void local_slow_locked(struct pp_heap *h, struct pp_slab *s)
+{
     unsigned cls = s->cls;
     uint8_t list = s->list;
     if (list == PP_SLAB_FULL) {
@@ -800,6 +856,67 @@ void pp_slab_local_slow(struct pp_slab *s)
     }
 }
 
+/* ---- Stranded slabs (see the top of the file) ---- */
+static _Atomic bool stranded_any;           /* some heap's `stranded` may be set */
+
+/* After a push that brought s's pending count to its capacity: if that is every object of a full
+ * slab, flag the heap for a taker (its owner may never look). Read racily, maybe of a recycled
+ * descriptor (they are type-stable): a false flag costs one scan. Out of line: push_remote stays
+ * small enough to inline into free(). */
+PP_NOINLINE static void check_stranded(struct pp_heap *h, const struct pp_slab *s, uint32_t pending)
+{
+    if (!h || __atomic_load_n(&s->list, __ATOMIC_RELAXED) != PP_SLAB_FULL ||
+        pending != __atomic_load_n(&s->left, __ATOMIC_RELAXED) + __atomic_load_n(&s->notify_at, __ATOMIC_RELAXED))
+        return;
+    if (!atomic_load_explicit(&h->stranded, memory_order_relaxed))
+        atomic_store_explicit(&h->stranded, 1, memory_order_relaxed);
+    if (!atomic_load_explicit(&stranded_any, memory_order_relaxed))
+        atomic_store_explicit(&stranded_any, true, memory_order_release);
+}
+
+void pp_slab_stranded_flag_again(void) { atomic_store_explicit(&stranded_any, true, memory_order_relaxed); }
+
+bool pp_slab_stranded_take_flag(void)
+{
+    return atomic_load_explicit(&stranded_any, memory_order_relaxed) &&
+           atomic_exchange_explicit(&stranded_any, false, memory_order_acquire);
+}
+
+/* Take back h's full slabs whose objects have all come back (pending == used, and no object on
+ * the owner's list: a local free under way). Their blocks go to `to`'s page cache (the taker's,
+ * about to make a slab) or, with to NULL, to the pool. Only tries the heap lock: a heap whose owner
+ * is in a slow path stays flagged for the next taker. Returns pages taken back. */
+size_t pp_slab_take_stranded(struct pp_heap *h, struct pp_heap *to)
+{
+    uintptr_t expected = 0;
+    if (!atomic_compare_exchange_strong_explicit(&h->lock, &expected, HEAP_LOCK_TAKER,
+                                                 memory_order_acquire, memory_order_relaxed)) {
+        pp_slab_stranded_flag_again();
+        return 0;
+    }
+    atomic_store_explicit(&h->stranded, 0, memory_order_relaxed);
+    size_t pages = 0;
+    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
+        struct pp_slab *s, *next;
+        for (s = h->full[cls].first; s; s = next) {
+            next = s->next;
+            uint32_t pending = atomic_load_explicit(&s->thread_freed, memory_order_acquire);
+            uint32_t used = __atomic_load_n(&s->left, __ATOMIC_ACQUIRE) + s->notify_at;
+            if (pending != used || s->free || s->sparse)
+                continue;
+            list_remove(&h->full[cls], s);
+            atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
+            atomic_store_explicit(&s->thread_freed, 0, memory_order_relaxed);
+            s->left = s->notify_at = 0;
+            pages += (size_t)1 << s->order;
+            pp_stat_add(stranded_slabs, 1);
+            slab_release(to, s);
+        }
+    }
+    atomic_store_explicit(&h->lock, 0, memory_order_release);
+    return pages;
+}
+
 /* Push a chain first..last of n objects of slab s on its thread_free with one CAS, then count them. */
 static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
 {
@@ -810,10 +927,12 @@ static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
     do {
         *(void **)last = old;
     } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &old, first, memory_order_release, memory_order_relaxed));
-    atomic_fetch_add_explicit(&s->thread_freed, n, memory_order_release);
+    uint32_t pending = atomic_fetch_add_explicit(&s->thread_freed, n, memory_order_release) + n;
     /* heaps are type-stable, so bumping a recycled heap's hint is harmless (one extra scan) */
     if (!old && h)
         atomic_fetch_add_explicit(&h->remote_hint[cls], 1, memory_order_release);
+    if (PP_UNLIKELY(pending >= s->capacity))
+        check_stranded(h, s, pending);
 }
 
 static void flush_class(struct pp_heap *h, unsigned cls)
@@ -894,6 +1013,7 @@ static void abandon_one(struct pp_heap *h, struct pp_slab *s)
 
 void pp_slab_abandon_all(struct pp_heap *h)
 {
+    bool took = heap_lock(h);
     pp_slab_flush_remote(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
@@ -908,6 +1028,7 @@ void pp_slab_abandon_all(struct pp_heap *h)
             }
         h->remote_seen[cls] = atomic_load(&h->remote_hint[cls]);
     }
+    heap_unlock(h, took);
 }
 
 /* A heap gets a thread (self) or loses it (0): every slab it holds changes owner. The thread
@@ -915,6 +1036,7 @@ void pp_slab_abandon_all(struct pp_heap *h)
  * owner of slabs it never had. Sparse slabs keep bit 0. */
 void pp_slab_set_owner_all(struct pp_heap *h, uintptr_t self)
 {
+    bool took = heap_lock(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
         if (s != &pp_slab_empty)
@@ -924,6 +1046,7 @@ void pp_slab_set_owner_all(struct pp_heap *h, uintptr_t self)
         for (s = h->full[cls].first; s; s = s->next)
             set_owner(s, self);
     }
+    heap_unlock(h, took);
 }
 
 /* Release the owner's empty slabs (reclaim, malloc_trim). Returns pages released. */
@@ -932,6 +1055,7 @@ size_t pp_slab_reclaim(struct pp_heap *h)
     size_t pages = 0;
     if (h == &pp_heap_empty)
         return 0;
+    bool took = heap_lock(h);
     pp_slab_flush_remote(h);
     for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
         struct pp_slab *s = h->bins[cls];
@@ -959,6 +1083,7 @@ size_t pp_slab_reclaim(struct pp_heap *h)
             }
         }
     }
+    heap_unlock(h, took);
     return pages;
 }
 
@@ -988,6 +1113,8 @@ size_t pp_slab_reclaim_abandoned(void)
 }
 
 /* ---- fork ---- */
+void pp_slab_heap_lock_reset(struct pp_heap *h) { atomic_store_explicit(&h->lock, 0, memory_order_relaxed); }
+
 void pp_slab_fork_prepare(void)
 {
     for (unsigned c = 0; c < PP_NCLASSES; c++)

@@ -46,6 +46,7 @@ void pp_stats_get(struct pp_stats *out)
     /* everything not released on demand or for the limit was released by the decay */
     out->released_slab = atomic_load(&pp_counters.released_slab);
     out->captures = atomic_load(&pp_counters.captures);
+    out->stranded_slabs = atomic_load(&pp_counters.stranded_slabs);
     size_t on_demand = atomic_load(&pp_counters.released_wmark) + atomic_load(&pp_counters.released_direct) + out->released_slab;
     out->released_decay = out->released > on_demand ? out->released - on_demand : 0;
     out->released_wmark = atomic_load(&pp_counters.released_wmark);
@@ -87,8 +88,8 @@ void pp_stats_print(int fd)
                       (unsigned long)s.captures, (unsigned long)s.wmark_wakeups);
         pp_os_write(fd, buf, (size_t)n);
     }
-    n = pp_format(buf, sizeof(buf), "pagepool:   pages handed out hot (page faults avoided) %zu, cold %zu\n",
-                  s.faults_avoided, s.faults_taken);
+    n = pp_format(buf, sizeof(buf), "pagepool:   pages handed out hot (page faults avoided) %zu, cold %zu; "
+                  "stranded slabs taken back %lu\n", s.faults_avoided, s.faults_taken, (unsigned long)s.stranded_slabs);
     pp_os_write(fd, buf, (size_t)n);
     n = pp_format(buf, sizeof(buf), "pagepool:   calls: %lu slow paths, %lu mmap, %lu madvise\n",
                   (unsigned long)s.slow_calls, (unsigned long)s.mmap_calls, (unsigned long)s.madvise_calls);

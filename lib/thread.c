@@ -272,6 +272,28 @@ static size_t drain(bool idle_only, struct pp_capture *capc)
 size_t pp_thread_drain_all(struct pp_capture *capc) { return drain(false, capc); }
 size_t pp_thread_drain_idle(void) { return drain(true, NULL); }
 
+/* Take back the stranded slabs of every flagged heap but `to` (slab.c); their blocks go to `to`'s
+ * page cache, or to the pools with to NULL. One taker at a time (the others go on without). */
+static pthread_mutex_t take_lock = PTHREAD_MUTEX_INITIALIZER;
+
+size_t pp_thread_take_stranded(struct pp_heap *to)
+{
+    if (pthread_mutex_trylock(&take_lock)) {
+        pp_slab_stranded_flag_again();
+        return 0;
+    }
+    size_t pages = 0;
+    struct pp_heap *h;
+    rcu_read_lock();
+    cds_list_for_each_entry_rcu(h, &registry, registry)
+        if (h != to && atomic_load_explicit(&h->stranded, memory_order_relaxed) &&
+            atomic_load(&h->state) != PP_HEAP_DEAD)
+            pages += pp_slab_take_stranded(h, to);
+    rcu_read_unlock();
+    pthread_mutex_unlock(&take_lock);
+    return pages;
+}
+
 /* Pages in every thread's page cache; also sums the heaps' slow-path counters. */
 size_t pp_thread_cached_pages(uint64_t *slow_calls)
 {
@@ -295,6 +317,7 @@ static void fork_prepare(void)
     if (atomic_load(&pp_init_state) != 2)
         return;
     pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&take_lock);         /* a taker holds a heap lock and takes cache locks */
     struct pp_heap *h;
     cds_list_for_each_entry(h, &registry, registry)
         pthread_mutex_lock(&h->pcp.lock);
@@ -315,6 +338,7 @@ static void fork_parent(void)
     struct pp_heap *h;
     cds_list_for_each_entry(h, &registry, registry)
         pthread_mutex_unlock(&h->pcp.lock);
+    pthread_mutex_unlock(&take_lock);
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -328,9 +352,12 @@ static void fork_child(void)
     pp_buddy_reinit_locks();
     pp_slab_fork_child();
     pthread_mutex_init(&registry_lock, NULL);
+    pthread_mutex_init(&take_lock, NULL);
     struct pp_heap *h, *tmp;
-    cds_list_for_each_entry(h, &registry, registry)
+    cds_list_for_each_entry(h, &registry, registry) {
         pthread_mutex_init(&h->pcp.lock, NULL);
+        pp_slab_heap_lock_reset(h);         /* an owner that does not exist in the child may hold it */
+    }
     /* the other threads do not exist in the child: their heaps are parked for the child's threads */
     cds_list_for_each_entry_safe(h, tmp, &registry, registry) {
         if (h == pp_tls_heap || atomic_load(&h->state) != PP_HEAP_LIVE)

@@ -196,6 +196,11 @@ struct pp_heap {
     uint32_t node;
     pid_t tid;
     uint64_t slow_calls;                  /* slow-path entries (statistics). owner; read racily */
+    /* the heap lock (slab.c): its thread pointer while the owner is in a slow path that changes its
+     * lists, 1 while a taker of stranded slabs (or fork) holds it. The fast paths never take it */
+    _Atomic uintptr_t lock;
+    _Atomic uint8_t stranded;             /* a full slab here has all its objects back from other
+                                           * threads: a taker may have it (slab.c). Set by freers */
     /* remote frees gathered per class, each to one slab, to be pushed with one CAS (slab.c). owner */
     struct pp_rbuf { struct pp_slab *slab; void *head, *tail; } rbuf[PP_NCLASSES];
     uint64_t rbuf_used;                   /* classes whose rbuf holds objects */

@@ -5,6 +5,8 @@
 #include "os_fake.h"
 #include <pagepool.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 
 static bool accounting_holds(void)
 {
@@ -301,11 +303,142 @@ TEST_BEGIN(test_calloc_after_release_is_zero)
 }
 TEST_END
 
+/* ---- Stranded slabs: full slabs whose objects all came back while their owner waits ---- */
+enum { STRAND_N = 4000 };                   /* 64 B objects: 1024 a slab, so three full slabs */
+struct strand {
+    void *blocks[STRAND_N];
+    struct pp_heap *heap;
+    sem_t made, go, done;
+};
+
+/* Allocates, hands over, then waits without allocating (a thread that gave its data to workers),
+ * and allocates and frees again once told: its heap must be whole after the taker was there. */
+static void *strand_owner(void *arg)
+{
+    struct strand *st = arg;
+    for (int i = 0; i < STRAND_N; i++)
+        st->blocks[i] = pp_malloc(64);
+    st->heap = pp_tls_heap;
+    sem_post(&st->made);
+    sem_wait(&st->go);
+    for (int i = 0; i < STRAND_N; i++)
+        st->blocks[i] = pp_malloc(64);
+    for (int i = 0; i < STRAND_N; i++)
+        pp_free(st->blocks[i]);
+    sem_post(&st->done);
+    return NULL;
+}
+
+TEST_BEGIN(test_stranded_slabs_are_taken_back)
+{
+    static struct strand st;
+    sem_init(&st.made, 0, 0);
+    sem_init(&st.go, 0, 0);
+    sem_init(&st.done, 0, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, strand_owner, &st);
+    sem_wait(&st.made);
+    unsigned cls = pp_size_class(64);
+    size_t full = 0;
+    for (struct pp_slab *s = st.heap->full[cls].first; s; s = s->next)
+        full++;
+    expect_zu_ge(full, 3, "the owner filled three slabs");
+    struct pp_stats s1, s2;
+    pp_stats_get(&s1);
+    for (int i = 0; i < STRAND_N; i++)      /* remote frees: the owner never collects them */
+        pp_free(st.blocks[i]);
+    pp_slab_flush_remote(pp_tls_heap);      /* what this thread gathered per slab, pushed */
+    expect_true(atomic_load(&st.heap->stranded), "the last free into a full slab flags its heap");
+    void *other = pp_malloc(3000);          /* a new slab for this thread: takes the stranded first */
+    pp_stats_get(&s2);
+    expect_zu_ge(s2.stranded_slabs - s1.stranded_slabs, full, "every full slab taken back");
+    expect_ptr_null(st.heap->full[cls].first, "the owner's full list is empty");
+    expect_false(atomic_load(&st.heap->stranded), "and the flag is down");
+    expect_zu_lt(s2.in_use, s1.in_use, "their pages are no longer in use");
+    expect_true(accounting_holds(), "accounting after the take");
+    sem_post(&st.go);                       /* the owner goes on with what is left of its heap */
+    sem_wait(&st.done);
+    pthread_join(t, NULL);
+    pp_free(other);
+    expect_true(accounting_holds(), "accounting after the owner's second round");
+}
+TEST_END
+
+/* The race the taker must lose: the owner frees, locally, the one object still live in a full
+ * slab whose other objects all came back from another thread, while a taker scans. The local
+ * free puts the object on the owner's list before its count says so (a release store), so a
+ * taker sees either the object live or the object on the list, and leaves the slab alone. */
+enum { RACE_ROUNDS = 300, RACE_N = 2048 };  /* two full slabs of 64 B a round */
+struct race {
+    void *blocks[RACE_N];
+    _Atomic int round;                      /* the owner publishes a round; the freer answers */
+    _Atomic int freed;
+    _Atomic bool stop;
+    struct pp_heap *heap;                   /* the owner's */
+};
+
+static void *race_freer(void *arg)
+{
+    struct race *r = arg;
+    for (int round = 1; round <= RACE_ROUNDS; round++) {
+        while (atomic_load(&r->round) != round)
+            sched_yield();
+        for (int i = 0; i < RACE_N; i++)
+            if (i % 1024)                   /* all but the first object of each slab */
+                pp_free(r->blocks[i]);
+        pp_slab_flush_remote(pp_tls_heap);  /* counts in: the slabs are complete but for one */
+        atomic_store(&r->freed, round);
+    }
+    return NULL;
+}
+
+static void *race_taker(void *arg)
+{
+    struct race *r = arg;
+    while (!atomic_load(&r->stop)) {
+        atomic_store(&r->heap->stranded, 1);   /* scan the owner's heap every time, flagged or not */
+        pp_slab_stranded_flag_again();
+        pp_thread_take_stranded(NULL);
+    }
+    return NULL;
+}
+
+TEST_BEGIN(test_stranded_take_races_a_local_free)
+{
+    static struct race r;
+    pp_free(pp_malloc(64));
+    r.heap = pp_tls_heap;
+    pthread_t f, k;
+    pthread_create(&f, NULL, race_freer, &r);
+    pthread_create(&k, NULL, race_taker, &r);
+    int lost = 0;
+    for (int round = 1; round <= RACE_ROUNDS; round++) {
+        for (int i = 0; i < RACE_N; i++)
+            r.blocks[i] = pp_malloc(64);
+        atomic_store(&r.round, round);
+        while (atomic_load(&r.freed) != round)
+            sched_yield();
+        for (int i = 0; i < RACE_N; i += 1024) {  /* the owner's local frees, racing the taker */
+            pp_free(r.blocks[i]);
+            struct pp_slab *sl = pp_slab_of((uintptr_t)r.blocks[i]);
+            lost += !sl || atomic_load(&sl->heap) != pp_tls_heap;
+        }
+    }
+    expect_int_eq(lost, 0, "a slab the owner just freed into stays the owner's (on its partial list)");
+    atomic_store(&r.stop, true);
+    pthread_join(f, NULL);
+    pthread_join(k, NULL);
+    pp_reclaim();
+    expect_true(accounting_holds(), "accounting after the race");
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused, test_remote_frees_held_are_bounded, test_remote_count_that_lags,
                      test_thread_exit_abandon_and_adopt, test_owner_follows_the_heap, test_refill_takes_the_emptiest_partial,
                      test_reclaim_releases,
-                     test_calloc_after_release_is_zero);
+                     test_calloc_after_release_is_zero, test_stranded_slabs_are_taken_back,
+                     test_stranded_take_races_a_local_free);
 }
