@@ -326,7 +326,7 @@ PP_INLINE void pp_heap_bin_set(struct pp_heap *h, unsigned cls, struct pp_slab *
 PP_HIDDEN struct pp_heap *pp_thread_heap_init(void);
 PP_HIDDEN void pp_thread_init_once(void);
 PP_HIDDEN size_t pp_thread_drain_all(struct pp_capture *capc);
-PP_HIDDEN size_t pp_thread_take_stranded(struct pp_heap *to);
+PP_HIDDEN size_t pp_thread_take_stranded(struct pp_heap *self);
 PP_HIDDEN size_t pp_thread_drain_idle(void);
 PP_HIDDEN void pp_thread_retire_parked(void);
 PP_HIDDEN size_t pp_thread_cached_pages(uint64_t *slow_calls);

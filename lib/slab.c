@@ -883,9 +883,9 @@ bool pp_slab_stranded_take_flag(void)
 }
 
 /* Take back h's full slabs whose objects have all come back (pending == used, and no object on
- * the owner's list: a local free under way). Their blocks go to `to`'s page cache (the taker's,
- * about to make a slab) or, with to NULL, to the pool. Only tries the heap lock: a heap whose owner
- * is in a slow path stays flagged for the next taker. Returns pages taken back. */
+ * the owner's list: a local free under way). Their blocks go to `to`'s page cache or, with to
+ * NULL, to the pool. Only tries the heap lock: a heap whose owner is in a slow path stays flagged
+ * for the next taker. Returns pages taken back. */
 size_t pp_slab_take_stranded(struct pp_heap *h, struct pp_heap *to)
 {
     uintptr_t expected = 0;

@@ -272,23 +272,47 @@ static size_t drain(bool idle_only, struct pp_capture *capc)
 size_t pp_thread_drain_all(struct pp_capture *capc) { return drain(false, capc); }
 size_t pp_thread_drain_idle(void) { return drain(true, NULL); }
 
-/* Take back the stranded slabs of every flagged heap but `to` (slab.c); their blocks go to `to`'s
- * page cache, or to the pools with to NULL. One taker at a time (the others go on without). */
+/* Take back the stranded slabs of every flagged heap but the caller's own (`self`, NULL for none;
+ * slab.c): of parked heaps, and of live heaps whose thread has stopped allocating. Their blocks go
+ * to the pools, hot, for whoever needs memory next: a taker's own cache would hold them while
+ * the owner, should it wake, takes new memory. One taker at a time (the others go on without). */
 static pthread_mutex_t take_lock = PTHREAD_MUTEX_INITIALIZER;
+enum { STRANDED_IDLE_MS = 10 };
 
-size_t pp_thread_take_stranded(struct pp_heap *to)
+size_t pp_thread_take_stranded(struct pp_heap *self)
 {
     if (pthread_mutex_trylock(&take_lock)) {
         pp_slab_stranded_flag_again();
         return 0;
     }
     size_t pages = 0;
+    uint64_t now = 0;
     struct pp_heap *h;
     rcu_read_lock();
-    cds_list_for_each_entry_rcu(h, &registry, registry)
-        if (h != to && atomic_load_explicit(&h->stranded, memory_order_relaxed) &&
-            atomic_load(&h->state) != PP_HEAP_DEAD)
-            pages += pp_slab_take_stranded(h, to);
+    cds_list_for_each_entry_rcu(h, &registry, registry) {
+        if (h == self || !atomic_load_explicit(&h->stranded, memory_order_relaxed))
+            continue;
+        int state = atomic_load(&h->state);
+        if (state == PP_HEAP_LIVE) {
+            /* an owner that is still allocating finds its slabs itself (scan_full), and taking
+             * them would send it to new memory: take only from an owner with no slow path for
+             * STRANDED_IDLE_MS (a producer waiting for its consumer is not idle enough) */
+            uint64_t calls = __atomic_load_n(&h->slow_calls, __ATOMIC_RELAXED);
+            if (!now)
+                now = pp_os_now_ms();
+            if (calls != h->taker_seen) {
+                h->taker_seen = calls;
+                h->taker_seen_ms = now;
+            }
+            if (now - h->taker_seen_ms < STRANDED_IDLE_MS) {
+                pp_slab_stranded_flag_again();
+                continue;
+            }
+        } else if (state != PP_HEAP_PARKED) {
+            continue;
+        }
+        pages += pp_slab_take_stranded(h, NULL);   /* to the pool: the next to need memory */
+    }
     rcu_read_unlock();
     pthread_mutex_unlock(&take_lock);
     return pages;

@@ -201,6 +201,8 @@ struct pp_heap {
     _Atomic uintptr_t lock;
     _Atomic uint8_t stranded;             /* a full slab here has all its objects back from other
                                            * threads: a taker may have it (slab.c). Set by freers */
+    uint64_t taker_seen;                  /* slow_calls when a taker last saw them change, and when */
+    uint64_t taker_seen_ms;               /* (pp_os_now_ms). take_lock (thread.c) */
     /* remote frees gathered per class, each to one slab, to be pushed with one CAS (slab.c). owner */
     struct pp_rbuf { struct pp_slab *slab; void *head, *tail; } rbuf[PP_NCLASSES];
     uint64_t rbuf_used;                   /* classes whose rbuf holds objects */

@@ -349,7 +349,14 @@ TEST_BEGIN(test_stranded_slabs_are_taken_back)
         pp_free(st.blocks[i]);
     pp_slab_flush_remote(pp_tls_heap);      /* what this thread gathered per slab, pushed */
     expect_true(atomic_load(&st.heap->stranded), "the last free into a full slab flags its heap");
-    void *other = pp_malloc(3000);          /* a new slab for this thread: takes the stranded first */
+    pp_thread_take_stranded(NULL);          /* a first look notes the owner's slow-path count */
+    expect_ptr_not_null(st.heap->full[cls].first, "an owner just seen may still be allocating");
+    fake_os.now_ms += 5;
+    pp_thread_take_stranded(NULL);
+    expect_ptr_not_null(st.heap->full[cls].first, "and 5 ms without a slow path is not idle yet");
+    fake_os.now_ms += 10;
+    void *other = pp_malloc(3000);          /* a new slab for this thread: the owner has not moved, so
+                                             * the stranded slabs are taken first */
     pp_stats_get(&s2);
     expect_zu_ge(s2.stranded_slabs - s1.stranded_slabs, full, "every full slab taken back");
     expect_ptr_null(st.heap->full[cls].first, "the owner's full list is empty");
@@ -397,6 +404,7 @@ static void *race_taker(void *arg)
     struct race *r = arg;
     while (!atomic_load(&r->stop)) {
         atomic_store(&r->heap->stranded, 1);   /* scan the owner's heap every time, flagged or not */
+        r->heap->taker_seen_ms -= 1000;         /* and find its owner idle (take_lock is free) */
         pp_slab_stranded_flag_again();
         pp_thread_take_stranded(NULL);
     }
