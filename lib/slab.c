@@ -27,8 +27,8 @@
  * owner's slow path would notice, and an owner that stops allocating (a thread that handed its
  * data to workers and waits for them) never takes one. The freer whose push makes a full slab's
  * pending count equal to its `used` flags the heap (`stranded`); a thread about to take a new
- * slab, the reclaimer and pp_reclaim take such slabs back (pp_slab_take_stranded), holding the
- * heap lock: the owner holds it in every slow path that changes its lists, the fast paths never.
+ * slab, the reclaimer and pp_reclaim take such slabs back (pp_slab_take_stranded; thread.c picks
+ * the heaps: parked ones, and live ones idle for a while), holding the heap lock: the owner holds it in every slow path that changes its lists, the fast paths never.
  * The owner's fast paths cannot touch such a slab: malloc pops only the current slab, and free()
  * of one of its objects would be a double free; a local free that is under way has left `used`
  * above the pending count until its release store of `left`, which follows the link.
