@@ -281,7 +281,7 @@ PP_HIDDEN void pp_slab_set_owner_all(struct pp_heap *h, uintptr_t self);
 PP_HIDDEN size_t pp_slab_reclaim(struct pp_heap *h);
 PP_HIDDEN bool pp_slab_stranded_take_flag(void);
 PP_HIDDEN void pp_slab_stranded_flag_again(void);
-PP_HIDDEN size_t pp_slab_take_stranded(struct pp_heap *h, struct pp_heap *to);
+PP_HIDDEN size_t pp_slab_take_stranded(struct pp_heap *h);
 PP_HIDDEN void pp_slab_heap_lock_reset(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);
 PP_HIDDEN size_t pp_slab_purge_sparse(bool force);

@@ -28,7 +28,8 @@
  * data to workers and waits for them) never takes one. The freer whose push makes a full slab's
  * pending count equal to its `used` flags the heap (`stranded`); a thread about to take a new
  * slab, the reclaimer and pp_reclaim take such slabs back (pp_slab_take_stranded; thread.c picks
- * the heaps: parked ones, and live ones idle for a while), holding the heap lock: the owner holds it in every slow path that changes its lists, the fast paths never.
+ * the heaps: parked ones, and live ones idle for a while), holding the heap lock: the owner holds
+ * it in every slow path that changes its lists, the fast paths never.
  * The owner's fast paths cannot touch such a slab: malloc pops only the current slab, and free()
  * of one of its objects would be a double free; a local free that is under way has left `used`
  * above the pending count until its release store of `left`, which follows the link.
@@ -169,6 +170,11 @@ static void heap_unlock(struct pp_heap *h, bool took)
 
 /* used and left are kept as left = used - notify_at (modulo 2^32), so free() tests one counter. */
 static inline uint32_t used_of(const struct pp_slab *s) { return s->left + s->notify_at; }
+/* The same, read from another thread than the owner (stranded slabs): `left` with the given order. */
+static inline uint32_t used_seen(const struct pp_slab *s, int order)
+{
+    return __atomic_load_n(&s->left, order) + __atomic_load_n(&s->notify_at, __ATOMIC_RELAXED);
+}
 static inline void set_notify(struct pp_slab *s, uint32_t at)
 {
     uint32_t used = used_of(s);
@@ -866,7 +872,7 @@ static _Atomic bool stranded_any;           /* some heap's `stranded` may be set
 PP_NOINLINE static void check_stranded(struct pp_heap *h, const struct pp_slab *s, uint32_t pending)
 {
     if (!h || __atomic_load_n(&s->list, __ATOMIC_RELAXED) != PP_SLAB_FULL ||
-        pending != __atomic_load_n(&s->left, __ATOMIC_RELAXED) + __atomic_load_n(&s->notify_at, __ATOMIC_RELAXED))
+        pending != used_seen(s, __ATOMIC_RELAXED))
         return;
     if (!atomic_load_explicit(&h->stranded, memory_order_relaxed))
         atomic_store_explicit(&h->stranded, 1, memory_order_relaxed);
@@ -883,10 +889,11 @@ bool pp_slab_stranded_take_flag(void)
 }
 
 /* Take back h's full slabs whose objects have all come back (pending == used, and no object on
- * the owner's list: a local free under way). Their blocks go to `to`'s page cache or, with to
- * NULL, to the pool. Only tries the heap lock: a heap whose owner is in a slow path stays flagged
- * for the next taker. Returns pages taken back. */
-size_t pp_slab_take_stranded(struct pp_heap *h, struct pp_heap *to)
+ * the owner's list: a local free under way), into the pool, hot (a taker's own page cache would
+ * hold them while their owner, should it wake, takes new memory: RESULTS.md, session 8). Only
+ * tries the heap lock: a heap whose owner is in a slow path stays flagged for the next taker.
+ * Returns pages taken back. */
+size_t pp_slab_take_stranded(struct pp_heap *h)
 {
     uintptr_t expected = 0;
     if (!atomic_compare_exchange_strong_explicit(&h->lock, &expected, HEAP_LOCK_TAKER,
@@ -900,9 +907,9 @@ size_t pp_slab_take_stranded(struct pp_heap *h, struct pp_heap *to)
         struct pp_slab *s, *next;
         for (s = h->full[cls].first; s; s = next) {
             next = s->next;
+            /* the count first; `left` with acquire (the local free's release), then `free` */
             uint32_t pending = atomic_load_explicit(&s->thread_freed, memory_order_acquire);
-            uint32_t used = __atomic_load_n(&s->left, __ATOMIC_ACQUIRE) + s->notify_at;
-            if (pending != used || s->free || s->sparse)
+            if (pending != used_seen(s, __ATOMIC_ACQUIRE) || s->free || s->sparse)
                 continue;
             list_remove(&h->full[cls], s);
             atomic_store_explicit(&s->thread_free, NULL, memory_order_relaxed);
@@ -910,7 +917,7 @@ size_t pp_slab_take_stranded(struct pp_heap *h, struct pp_heap *to)
             s->left = s->notify_at = 0;
             pages += (size_t)1 << s->order;
             pp_stat_add(stranded_slabs, 1);
-            slab_release(to, s);
+            slab_release(NULL, s);
         }
     }
     atomic_store_explicit(&h->lock, 0, memory_order_release);

@@ -274,8 +274,7 @@ size_t pp_thread_drain_idle(void) { return drain(true, NULL); }
 
 /* Take back the stranded slabs of every flagged heap but the caller's own (`self`, NULL for none;
  * slab.c): of parked heaps, and of live heaps whose thread has stopped allocating. Their blocks go
- * to the pools, hot, for whoever needs memory next: a taker's own cache would hold them while
- * the owner, should it wake, takes new memory. One taker at a time (the others go on without). */
+ * to the pools, hot, for whoever needs memory next. One taker at a time (the others go on without). */
 static pthread_mutex_t take_lock = PTHREAD_MUTEX_INITIALIZER;
 enum { STRANDED_IDLE_MS = 10 };
 
@@ -311,7 +310,7 @@ size_t pp_thread_take_stranded(struct pp_heap *self)
         } else if (state != PP_HEAP_PARKED) {
             continue;
         }
-        pages += pp_slab_take_stranded(h, NULL);   /* to the pool: the next to need memory */
+        pages += pp_slab_take_stranded(h);
     }
     rcu_read_unlock();
     pthread_mutex_unlock(&take_lock);
