@@ -85,8 +85,28 @@ struct pp_stats {
                               * were freed by other threads (its thread stopped allocating) */
 };
 PP_API void pp_stats_get(struct pp_stats *out);
-/* Print the statistics, human readable, to fd (no malloc). */
+/* Print the statistics, human readable, to fd (no malloc); with PAGEPOOL_STATS=2, a line per size
+ * class too (pp_stats_classes). */
 PP_API void pp_stats_print(int fd);
+
+/* One small size class, summed over every thread heap (live and parked) and the slabs of exited
+ * threads waiting for adoption. Where the in_use bytes of small objects are: a slab's block counts
+ * in slab_bytes from the moment it is taken, its pages in touched_bytes once objects were carved
+ * on them (carving is lazy), and the objects handed out in used_bytes. touched - used is what the
+ * class holds free inside its slabs; slab - touched was never touched (not resident). */
+struct pp_class_stats {
+    size_t size;            /* object size, bytes */
+    size_t slabs;           /* slabs of the class */
+    size_t slab_bytes;      /* bytes of their blocks */
+    size_t touched_bytes;   /* bytes carved into objects and not released since (sparse slabs) */
+    size_t used_bytes;      /* bytes of objects handed out, or freed by other threads and not yet
+                             * collected by the owner */
+    size_t sparse;          /* slabs that are sparse (a few live objects, free pages released) */
+};
+/* Fill out[0 .. n) with the first n classes, smallest size first, and return how many classes
+ * there are (call with n = 0 to size the array). Each heap is read under its lock; a heap whose
+ * thread keeps it busy for long is left out. No malloc. */
+PP_API size_t pp_stats_classes(struct pp_class_stats *out, size_t n);
 
 /* ---- Errors ---- */
 /* Called for a detected misuse (invalid or double free) before pagepool aborts; msg is the one-line

@@ -55,6 +55,7 @@
  * Layer: called by heap.c and the inline fast path; calls pcp.c and buddy.c.
  */
 #include "internal.h"
+#include <pagepool.h>
 #include <sched.h>
 
 PP_HIDDEN struct pp_slab pp_slab_empty;    /* free == NULL: the fast path falls through to the slow path */
@@ -998,6 +999,61 @@ void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
     h->rbuf_n[cls]++;
     if (++h->rbuf_total >= RBUF_TOTAL_MAX)
         pp_slab_flush_remote(h);
+}
+
+/* ---- Per-class statistics (pp_stats_classes) ---- */
+static void class_add(struct pp_class_stats *c, const struct pp_slab *s)
+{
+    size_t touched = s->bump - s->start;
+    const struct pp_sparse *sp = s->sparse;
+    if (sp) {                               /* its released pages are not resident */
+        size_t purged = (size_t)__atomic_load_n(&sp->npurged, __ATOMIC_RELAXED) << PP_PAGE_SHIFT;
+        touched = purged < touched ? touched - purged : 0;
+        c->sparse++;
+    }
+    c->slabs++;
+    c->slab_bytes += PP_PAGE_SIZE << s->order;
+    c->touched_bytes += touched;
+    c->used_bytes += (size_t)used_seen(s, __ATOMIC_RELAXED) * s->size;
+}
+
+/* Add h's slabs to by_class[cls], holding the heap lock as a taker does. The owner holds the lock
+ * only in slow paths, microseconds; a caller that interrupted its own thread's slow path (a
+ * signal handler) would wait forever, so the wait is bounded and the heap left out. The current
+ * slab's counts move under the owner's fast paths: a snapshot, not an exact sum. */
+bool pp_slab_class_stats(struct pp_heap *h, struct pp_class_stats *by_class)
+{
+    uintptr_t expected = 0;
+    for (unsigned tries = 0; !atomic_compare_exchange_weak_explicit(&h->lock, &expected, HEAP_LOCK_TAKER,
+                                 memory_order_acquire, memory_order_relaxed); tries++) {
+        expected = 0;
+        if (tries > 1000)
+            return false;
+        if (tries % 16 == 15)
+            sched_yield();
+    }
+    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
+        struct pp_class_stats *c = &by_class[cls];
+        if (h->bins[cls] != &pp_slab_empty)
+            class_add(c, h->bins[cls]);
+        for (const struct pp_slab *s = h->partial[cls].first; s; s = s->next)
+            class_add(c, s);
+        for (const struct pp_slab *s = h->full[cls].first; s; s = s->next)
+            class_add(c, s);
+    }
+    atomic_store_explicit(&h->lock, 0, memory_order_release);
+    return true;
+}
+
+void pp_slab_abandoned_class_stats(struct pp_class_stats *by_class)
+{
+    for (unsigned cls = 1; cls < PP_NCLASSES; cls++) {
+        struct abandoned *a = &abandoned[cls];
+        pthread_mutex_lock(&a->lock);
+        for (const struct pp_slab *s = a->list.first; s; s = s->next)
+            class_add(&by_class[cls], s);
+        pthread_mutex_unlock(&a->lock);
+    }
 }
 
 /* ---- Thread exit: the heap's slabs are released if empty, else abandoned for adoption ---- */

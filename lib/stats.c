@@ -1,5 +1,6 @@
 /*
- * stats.c — counters and the memory explanation (pp_stats_get, pp_stats_print, PAGEPOOL_STATS=1).
+ * stats.c — counters and the memory explanation (pp_stats_get, pp_stats_print, PAGEPOOL_STATS=1),
+ * and where small objects' pages are, class by class (pp_stats_classes, PAGEPOOL_STATS=2).
  *
  * Accounting identity, checked by pp_stats_check (debug builds and tests) when the process is quiet:
  *   mapped = in_use + free_hot + free_cold + cached + bank
@@ -61,6 +62,51 @@ static void line(int fd, const char *name, size_t bytes)
     pp_os_write(fd, buf, (size_t)n);
 }
 
+size_t pp_stats_classes(struct pp_class_stats *out, size_t n)
+{
+    struct pp_class_stats all[PP_NCLASSES];
+    memset(all, 0, sizeof(all));
+    if (atomic_load(&pp_init_state) == 2)
+        pp_thread_class_stats(all);
+    for (size_t c = 1; c < PP_NCLASSES && c <= n; c++) {
+        out[c - 1] = all[c];
+        out[c - 1].size = pp_class_size[c];
+    }
+    return PP_NCLASSES - 1;
+}
+
+/* A line per class that has slabs, and the sums: what the summary's in_use holds in small objects. */
+static void print_classes(int fd)
+{
+    struct pp_class_stats c[PP_NCLASSES - 1], sum = { 0 };
+    size_t n = pp_stats_classes(c, PP_NCLASSES - 1);
+    char buf[160];
+    int k = pp_format(buf, sizeof(buf), "pagepool:   %8s %7s %10s %12s %11s %5s %6s\n",
+                      "class", "slabs", "slab KiB", "touched KiB", "in use KiB", "use%", "sparse");
+    pp_os_write(fd, buf, (size_t)k);
+    for (size_t i = 0; i <= n; i++) {
+        const struct pp_class_stats *x = i < n ? &c[i] : &sum;
+        if (i < n) {
+            if (!x->slabs)
+                continue;
+            sum.slabs += x->slabs;
+            sum.slab_bytes += x->slab_bytes;
+            sum.touched_bytes += x->touched_bytes;
+            sum.used_bytes += x->used_bytes;
+            sum.sparse += x->sparse;
+        }
+        char name[16];
+        if (i < n)
+            pp_format(name, sizeof(name), "%zu B", x->size);
+        else
+            pp_format(name, sizeof(name), "all");
+        k = pp_format(buf, sizeof(buf), "pagepool:   %8s %7zu %10zu %12zu %11zu %5zu %6zu\n", name, x->slabs,
+                      x->slab_bytes >> 10, x->touched_bytes >> 10, x->used_bytes >> 10,
+                      x->touched_bytes ? x->used_bytes * 100 / x->touched_bytes : 0, x->sparse);
+        pp_os_write(fd, buf, (size_t)k);
+    }
+}
+
 void pp_stats_print(int fd)
 {
     struct pp_stats s;
@@ -94,6 +140,8 @@ void pp_stats_print(int fd)
     n = pp_format(buf, sizeof(buf), "pagepool:   calls: %lu slow paths, %lu mmap, %lu madvise\n",
                   (unsigned long)s.slow_calls, (unsigned long)s.mmap_calls, (unsigned long)s.madvise_calls);
     pp_os_write(fd, buf, (size_t)n);
+    if (pp_opt.stats >= 2)
+        print_classes(fd);
 }
 
 /* The identity above; exact only when no other thread is allocating. */

@@ -317,6 +317,20 @@ size_t pp_thread_take_stranded(struct pp_heap *self)
     return pages;
 }
 
+/* Every heap's slabs by class (pp_stats_classes), then the abandoned ones. */
+void pp_thread_class_stats(struct pp_class_stats *by_class)
+{
+    struct pp_heap *h;
+    rcu_read_lock();
+    cds_list_for_each_entry_rcu(h, &registry, registry) {
+        int state = atomic_load(&h->state);
+        if (state == PP_HEAP_LIVE || state == PP_HEAP_PARKED)
+            pp_slab_class_stats(h, by_class);
+    }
+    rcu_read_unlock();
+    pp_slab_abandoned_class_stats(by_class);
+}
+
 /* Pages in every thread's page cache; also sums the heaps' slow-path counters. */
 size_t pp_thread_cached_pages(uint64_t *slow_calls)
 {

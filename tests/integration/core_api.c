@@ -3,6 +3,7 @@
 #include "../test.h"
 #include <errno.h>
 #include <pagepool.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -73,7 +74,71 @@ TEST_BEGIN(test_alignment_and_realloc)
 }
 TEST_END
 
+/* pp_stats_classes: the class of 100-byte objects, before, with 1000 of them live, after freeing
+ * them, and with 200 left behind by a thread that exited. */
+static struct pp_class_stats class_of(size_t size)
+{
+    struct pp_class_stats c[64];
+    size_t n = pp_stats_classes(c, 64);
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (c[i].size >= size)
+            return c[i];
+    return (struct pp_class_stats){ 0 };
+}
+
+static void *leave_objects(void *arg)
+{
+    void **keep = arg;
+    for (int i = 0; i < 200; i++) {
+        keep[i] = pp_malloc(100);
+        memset(keep[i], 3, 100);
+    }
+    return NULL;
+}
+
+TEST_BEGIN(test_class_stats)
+{
+    struct pp_class_stats c[64];
+    size_t n = pp_stats_classes(NULL, 0);
+    expect_zu_gt(n, 8, "classes");
+    expect_zu_le(n, 64, "classes");
+    expect_zu_eq(pp_stats_classes(c, 64), n, "the count does not depend on the array");
+    expect_zu_eq(c[0].size, 16, "smallest class");
+    for (size_t i = 1; i < n; i++)
+        expect_zu_gt(c[i].size, c[i - 1].size, "sizes ascend at %zu", i);
+
+    struct pp_class_stats before = class_of(100);
+    expect_zu_ge(before.size, 100, "a class holds 100 bytes");
+    enum { N = 1000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = pp_malloc(100);
+        memset(p[i], 1, 100);
+    }
+    struct pp_class_stats live = class_of(100);
+    expect_zu_ge(live.used_bytes, before.used_bytes + N * live.size, "the live objects are in use");
+    expect_zu_ge(live.touched_bytes, live.used_bytes, "in use <= touched");
+    expect_zu_ge(live.slab_bytes, live.touched_bytes, "touched <= slab");
+    expect_zu_ge(live.slabs, 1, "slabs");
+    for (int i = 0; i < N; i++)
+        pp_free(p[i]);
+    struct pp_class_stats freed = class_of(100);
+    expect_zu_le(freed.used_bytes, before.used_bytes, "freed objects are not in use");
+
+    static void *keep[200];
+    pthread_t t;
+    expect_int_eq(pthread_create(&t, NULL, leave_objects, keep), 0, "pthread_create");
+    pthread_join(t, NULL);
+    struct pp_class_stats left = class_of(100);
+    expect_zu_ge(left.used_bytes, freed.used_bytes + 200 * left.size,
+                 "an exited thread's objects still count (its slabs are parked or abandoned)");
+    for (int i = 0; i < 200; i++)
+        pp_free(keep[i]);
+}
+TEST_END
+
 int main(void)
 {
-    return RUN_TESTS(test_sizes_and_content, test_errno_and_overflow, test_alignment_and_realloc);
+    return RUN_TESTS(test_sizes_and_content, test_errno_and_overflow, test_alignment_and_realloc,
+                     test_class_stats);
 }

@@ -130,6 +130,15 @@ if wanted active; then
     else
         skip active "PAGEPOOL_STATS=1 printed nothing: cannot tell"
     fi
+    # PAGEPOOL_STATS=2: the per-class table and its sums (bash, whose variables live until exit;
+    # not coreutils, whose close_stdout closes stderr before the destructors run)
+    err=$(PAGEPOOL_STATS=2 LD_PRELOAD="$LIB" bash -c 'a=$(seq 1 3000); exit 0' 2>&1 >/dev/null)
+    if echo "$err" | grep -q "touched KiB" && echo "$err" | grep -Eq "pagepool: +all +[1-9]"; then
+        ok stats-classes
+    else
+        notok stats-classes "PAGEPOOL_STATS=2 printed no class table"
+        echo "$err" | tail -n 5 | sed 's/^/#   /'
+    fi
     # the library must define malloc itself (an LD_PRELOAD of a library without it is a no-op)
     if have nm; then
         if nm -D --defined-only "$LIB" 2>/dev/null | grep -qw malloc; then
