@@ -542,6 +542,32 @@ size_t pp_buddy_free_pages(size_t *cold)
     return n;
 }
 
+/* Free blocks of each order in every pool, hot and cold (the kernel's /proc/buddyinfo): which
+ * sizes the free pages could serve (PAGEPOOL_STATS=2). */
+void pp_buddy_free_blocks(size_t hot[PP_NR_ORDERS], size_t cold[PP_NR_ORDERS])
+{
+    for (unsigned o = 0; o < PP_NR_ORDERS; o++)
+        hot[o] = cold[o] = 0;
+    for (unsigned i = 0; i < pp_nr_nodes; i++) {
+        struct pp_pool *pool = pools[i];
+        struct pp_bank *b = pp_bank_of(pool->node);
+        pthread_mutex_lock(&pool->lock);
+        for (uint32_t idx = 0; idx < b->nregions; idx++) {
+            const struct pp_region *r = pp_bank_region(b, idx);
+            if (!r->in_pool)
+                continue;
+            for (unsigned o = 0; o < PP_NR_ORDERS; o++) {
+                size_t n = 0;
+                for (unsigned pi = r->head[o]; pi != PP_NO_PAGE; pi = r->link_next[pi])
+                    n++;
+                hot[o] += r->nhot[o];
+                cold[o] += n - r->nhot[o];
+            }
+        }
+        pthread_mutex_unlock(&pool->lock);
+    }
+}
+
 void pp_buddy_lock_all(void)
 {
     for (unsigned i = 0; i < pp_nr_nodes; i++)

@@ -237,6 +237,7 @@ PP_HIDDEN void pp_buddy_lock_all(void);
 PP_HIDDEN void pp_buddy_unlock_all(void);
 PP_HIDDEN void pp_buddy_reinit_locks(void);
 PP_HIDDEN size_t pp_buddy_free_pages(size_t *cold);
+PP_HIDDEN void pp_buddy_free_blocks(size_t hot[PP_NR_ORDERS], size_t cold[PP_NR_ORDERS]);
 PP_HIDDEN void pp_buddy_pages_out(size_t *hot, size_t *cold);
 
 /* ---- "pcp.c" ---- */

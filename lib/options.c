@@ -27,7 +27,7 @@ static const char *const limit_mode_names[] = { "soft", "hard", NULL };
 
 static const struct pp_option_row option_table[] = {
     { "VERBOSE",   0,   &pp_opt.verbose,   "1: print start-up and warning messages to stderr", 0, NULL },
-    { "STATS",     0,   &pp_opt.stats,     "1: print statistics to stderr at exit; 2: also a line per small size class (slabs, touched and in-use bytes)", 0, NULL },
+    { "STATS",     0,   &pp_opt.stats,     "1: print statistics to stderr at exit; 2: also a line per small size class (slabs, touched and in-use bytes) and the free blocks by order", 0, NULL },
     { "NODES",     0,   &pp_opt.nodes,     "N > 0: pretend the machine has N NUMA nodes (testing); 0: real topology", 0, NULL },
     { "PCP_HIGH",  512, &pp_opt.pcp_high,  "pages a thread's page cache may hold; above it, a batch goes back to the pool (4 KiB pages)", 0, NULL },
     { "PCP_BATCH", 64,  &pp_opt.pcp_batch, "pages a thread's page cache moves per refill or drain", 1, NULL },

@@ -107,6 +107,20 @@ static void print_classes(int fd)
     }
 }
 
+/* The pools' free blocks by order, hot/cold, as /proc/buddyinfo: free hot memory in blocks too
+ * small for the slabs and runs the program asks for is what external fragmentation costs. */
+static void print_free_blocks(int fd)
+{
+    size_t hot[PP_NR_ORDERS], cold[PP_NR_ORDERS];
+    pp_buddy_free_blocks(hot, cold);
+    char buf[512];
+    size_t pos = (size_t)pp_format(buf, sizeof(buf), "pagepool:   free blocks by order (4 KiB << order), hot/cold:");
+    for (unsigned o = 0; o < PP_NR_ORDERS; o++)
+        pos += (size_t)pp_format(buf + pos, sizeof(buf) - pos, " %u:%zu/%zu", o, hot[o], cold[o]);
+    pos += (size_t)pp_format(buf + pos, sizeof(buf) - pos, "\n");
+    pp_os_write(fd, buf, pos);
+}
+
 void pp_stats_print(int fd)
 {
     struct pp_stats s;
@@ -140,8 +154,10 @@ void pp_stats_print(int fd)
     n = pp_format(buf, sizeof(buf), "pagepool:   calls: %lu slow paths, %lu mmap, %lu madvise\n",
                   (unsigned long)s.slow_calls, (unsigned long)s.mmap_calls, (unsigned long)s.madvise_calls);
     pp_os_write(fd, buf, (size_t)n);
-    if (pp_opt.stats >= 2)
+    if (pp_opt.stats >= 2) {
         print_classes(fd);
+        print_free_blocks(fd);
+    }
 }
 
 /* The identity above; exact only when no other thread is allocating. */

@@ -133,7 +133,8 @@ if wanted active; then
     # PAGEPOOL_STATS=2: the per-class table and its sums (bash, whose variables live until exit;
     # not coreutils, whose close_stdout closes stderr before the destructors run)
     err=$(PAGEPOOL_STATS=2 LD_PRELOAD="$LIB" bash -c 'a=$(seq 1 3000); exit 0' 2>&1 >/dev/null)
-    if echo "$err" | grep -q "touched KiB" && echo "$err" | grep -Eq "pagepool: +all +[1-9]"; then
+    if echo "$err" | grep -q "touched KiB" && echo "$err" | grep -Eq "pagepool: +all +[1-9]" &&
+       echo "$err" | grep -q "free blocks by order"; then
         ok stats-classes
     else
         notok stats-classes "PAGEPOOL_STATS=2 printed no class table"

@@ -32,6 +32,16 @@ TEST_BEGIN(test_split_and_merge)
     for (unsigned o = 0; o < PP_MAX_ORDER; o++)
         expect_true(r->head[o] == (1u << o), "order %u free block at page %u", o, 1u << o);
     expect_true(valid(), "invariants after split");
+    /* the free blocks by order (PAGEPOOL_STATS=2): one of each order 0..8, and they hold nr_free */
+    size_t hot[PP_NR_ORDERS], cold[PP_NR_ORDERS], pages = 0, cold_pages = 0;
+    pp_buddy_free_blocks(hot, cold);
+    for (unsigned o = 0; o < PP_NR_ORDERS; o++) {
+        expect_zu_eq(hot[o] + cold[o], o < PP_MAX_ORDER, "free blocks of order %u", o);
+        pages += (hot[o] + cold[o]) << o;
+        cold_pages += cold[o] << o;
+    }
+    expect_zu_eq(pages, pool->nr_free, "the blocks by order add up to the free pages");
+    expect_zu_eq(cold_pages, pool->nr_cold, "and the cold ones to the cold pages");
     pp_buddy_free(pool, b0, 0);
     expect_zu_eq(pool->nr_free, 0, "everything merged back");
     expect_zu_eq(bank_regions(), before, "the whole region went back to the bank");
