@@ -140,6 +140,17 @@ if wanted active; then
         notok stats-classes "PAGEPOOL_STATS=2 printed no class table"
         echo "$err" | tail -n 5 | sed 's/^/#   /'
     fi
+    # tools/pagepool-run: the options table, and --stats-classes is PAGEPOOL_STATS=2
+    run="$(cd "$(dirname "$0")/../.." && pwd)/tools/pagepool-run"
+    if [ -x "$run" ]; then
+        opts=$("$run" --lib "$LIB" --options 2>&1)
+        err=$("$run" --lib "$LIB" --stats-classes -- bash -c 'a=$(seq 1 100); exit 0' 2>&1 >/dev/null)
+        if echo "$opts" | grep -q "PAGEPOOL_STATS" && echo "$err" | grep -q "touched KiB"; then
+            ok pagepool-run
+        else
+            notok pagepool-run "--options or --stats-classes printed nothing"
+        fi
+    fi
     # the library must define malloc itself (an LD_PRELOAD of a library without it is a no-op)
     if have nm; then
         if nm -D --defined-only "$LIB" 2>/dev/null | grep -qw malloc; then
