@@ -10,7 +10,10 @@
  * buddy's lists: caching a block that was never touched (a refill takes a batch, most of which may
  * wait) or was released (cold) does not fault a page of it in. A cold block keeps PP_PF_COLD in
  * flags[] of its head while cached and goes back to the pool cold if it is drained unused.
- * Invariant: a cached block's pages are PP_PG_CACHED; pcp->pages = sum(count[o] << o)
+ * Hot before cold (seed 002), inside the cache too: hot and cold blocks have separate stacks; an
+ * allocation takes the hot block freed last, and a drain gives back cold blocks first.
+ * Invariant: a cached block's pages are PP_PG_CACHED, its head is PP_PF_COLD exactly on a cold
+ * stack; pcp->pages = sum(count[k][o] << o)
  * (pp_pcp_is_valid walks the lists at debug level 3).
  * Lock order: pcp lock, then pool lock.
  * Layer: called by slab.c and heap.c; calls buddy.c.
@@ -20,10 +23,11 @@
 void pp_pcp_init(struct pp_pcp *pcp)
 {
     pthread_mutex_init(&pcp->lock, NULL);
-    for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
-        pcp->list[o] = 0;
-        pcp->count[o] = 0;
-    }
+    for (unsigned k = 0; k < 2; k++)
+        for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
+            pcp->list[k][o] = 0;
+            pcp->count[k][o] = 0;
+        }
     pcp->pages = 0;
     pcp->batch = (uint32_t)pp_opt.pcp_batch;
     pcp->high = (uint32_t)pp_opt.pcp_high;
@@ -45,24 +49,27 @@ static uintptr_t next_of(const struct pp_region *r, unsigned pi)
     return (uintptr_t)(v << PP_PAGE_SHIFT);
 }
 
-/* The walker (debug level 3, after every change): each list holds count[o] blocks, each the head
- * of a cached block of its order, aligned to it, and the pages add up. Caller holds the pcp lock. */
+/* The walker (debug level 3, after every change): each list holds count[k][o] blocks, each the
+ * head of a cached block of its order, aligned to it, cold exactly on the cold lists, and the pages
+ * add up. Caller holds the pcp lock. */
 bool pp_pcp_is_valid(const struct pp_pcp *pcp)
 {
     uint32_t pages = 0;
-    for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
-        uint32_t n = 0;
-        for (uintptr_t b = pcp->list[o]; b; n++) {
-            const struct pp_region *r = pp_region_of(b);
-            unsigned pi = pp_page_index(b);
-            if (!r || n > pcp->count[o] || (pi & ((1u << o) - 1)) || r->state[pi] != PP_PG_CACHED)
+    for (unsigned k = 0; k < 2; k++)
+        for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
+            uint32_t n = 0;
+            for (uintptr_t b = pcp->list[k][o]; b; n++) {
+                const struct pp_region *r = pp_region_of(b);
+                unsigned pi = pp_page_index(b);
+                if (!r || n > pcp->count[k][o] || (pi & ((1u << o) - 1)) || r->state[pi] != PP_PG_CACHED ||
+                    !(r->flags[pi] & PP_PF_COLD) != (k == PP_PCP_HOT))
+                    return false;
+                b = next_of(r, pi);
+            }
+            if (n != pcp->count[k][o])
                 return false;
-            b = next_of(r, pi);
+            pages += n << o;
         }
-        if (n != pcp->count[o])
-            return false;
-        pages += n << o;
-    }
     return pages == pcp->pages;
 }
 
@@ -70,39 +77,53 @@ static void push(struct pp_pcp *pcp, uintptr_t block, unsigned order, bool cold)
 {
     struct pp_region *r = pp_region_of(block);
     unsigned pi = pp_page_index(block);
+    unsigned k = cold ? PP_PCP_COLD : PP_PCP_HOT;
     r->flags[pi] = cold ? PP_PF_COLD : 0;
-    set_next(r, pi, pcp->list[order]);
-    pcp->list[order] = block;
-    pcp->count[order]++;
+    set_next(r, pi, pcp->list[k][order]);
+    pcp->list[k][order] = block;
+    pcp->count[k][order]++;
     pcp->pages += 1u << order;
 }
 
-/* The top block of an order, and whether it is cold (never used since it was released). */
-static uintptr_t pop(struct pp_pcp *pcp, unsigned order, bool *cold)
+/* The top block of list k of an order; *cold: it was never used since it was released. */
+static uintptr_t pop_list(struct pp_pcp *pcp, unsigned k, unsigned order, bool *cold)
 {
-    uintptr_t b = pcp->list[order];
+    uintptr_t b = pcp->list[k][order];
     if (b) {
         struct pp_region *r = pp_region_of(b);
         unsigned pi = pp_page_index(b);
         *cold = r->flags[pi] & PP_PF_COLD;
         r->flags[pi] = 0;
-        pcp->list[order] = next_of(r, pi);
-        pcp->count[order]--;
+        pcp->list[k][order] = next_of(r, pi);
+        pcp->count[k][order]--;
         pcp->pages -= 1u << order;
     }
     return b;
 }
 
-/* Move about `pages` pages from the cache to the pool, largest orders first; a direct reclaimer's
- * capture context rides along into the buddy. Caller holds pcp lock. */
+/* For use: a hot block first, the last one freed (seed 002). */
+static uintptr_t pop(struct pp_pcp *pcp, unsigned order, bool *cold)
+{
+    uintptr_t b = pop_list(pcp, PP_PCP_HOT, order, cold);
+    return b ? b : pop_list(pcp, PP_PCP_COLD, order, cold);
+}
+
+/* Move about `pages` pages from the cache to the pool: cold blocks first, then hot, largest orders
+ * first in each. The hot blocks are the ones this thread is about to reuse without a page fault;
+ * the cold ones (a refill's spare blocks, mostly) cost nothing where they go. Draining the top of
+ * one stack instead sent the block just freed to the pool and kept the untouched spares, which the
+ * next slab then faulted in (prodcons t=4: no block ever handed out hot, 1360 pages cold). A
+ * direct reclaimer's capture context rides along into the buddy. Caller holds pcp lock. */
 static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t pages, struct pp_capture *capc)
 {
     size_t done = 0;
     pthread_mutex_lock(&pool->lock);
-    for (int o = PP_PCP_ORDERS - 1; o >= 0 && done < pages; o--) {
+    for (int i = 0; i < 2 * PP_PCP_ORDERS && done < pages; i++) {
+        unsigned k = i < PP_PCP_ORDERS ? PP_PCP_COLD : PP_PCP_HOT;
+        int o = PP_PCP_ORDERS - 1 - i % PP_PCP_ORDERS;
         uintptr_t b;
         bool cold;
-        while (done < pages && (b = pop(pcp, (unsigned)o, &cold))) {
+        while (done < pages && (b = pop_list(pcp, k, (unsigned)o, &cold))) {
             struct pp_region *r = pp_region_of(b);
             if (r->node == pool->node) {
                 pp_buddy_free_locked(pool, b, (unsigned)o, cold ? PP_FREE_COLD : 0, capc);

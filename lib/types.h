@@ -167,10 +167,13 @@ struct pp_slab_list { struct pp_slab *first, *last; };
 
 /* A per-thread page cache (the kernel's per-cpu pages): small blocks kept off the pool lock. */
 #define PP_PCP_ORDERS 5                   /* caches orders 0..4 (4..64 KiB) */
+enum { PP_PCP_HOT, PP_PCP_COLD };
 struct pp_pcp {
     pthread_mutex_t lock;                 /* taken by the owner on refill/drain and by remote drainers */
-    uintptr_t list[PP_PCP_ORDERS];        /* stacks of blocks; links in the region descriptor (pcp.c) */
-    uint32_t count[PP_PCP_ORDERS];        /* blocks per order */
+    /* stacks of blocks, hot ([PP_PCP_HOT]: resident) and cold (released or never touched), by order;
+     * links in the region descriptor (pcp.c) */
+    uintptr_t list[2][PP_PCP_ORDERS];
+    uint32_t count[2][PP_PCP_ORDERS];     /* blocks per list */
     uint32_t pages;                       /* pages held, all orders. Synchronization: lock (read racy in stats) */
     uint32_t high;                        /* drain down to this / 2 once above it */
     uint32_t batch;                       /* pages moved per refill or drain */
