@@ -46,6 +46,8 @@ static void *large_alloc(size_t size, size_t align, bool *zero)
     }
     if (zero)
         *zero = cold && !pp_opt.purge_free;
+    if (cold)                               /* new memory: free pages of sparse slabs go first */
+        pp_slab_purge_sparse_for(npages << PP_PAGE_SHIFT);
     struct pp_region *r = pp_region_of(b);
     unsigned pi = pp_page_index(b);
     r->npages[pi] = (uint16_t)npages;
@@ -84,6 +86,8 @@ static void *huge_alloc(size_t size, size_t align)
         if (!r)
             return NULL;
     }
+    if (r->huge_fresh)                      /* as large_alloc */
+        pp_slab_purge_sparse_for(r->huge_usable);
     pp_inuse_add((size_t)r->huge_n * PP_REGION_PAGES);
     return (void *)r->base;
 }

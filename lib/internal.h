@@ -289,6 +289,7 @@ PP_HIDDEN void pp_slab_abandoned_class_stats(struct pp_class_stats *by_class);
 PP_HIDDEN void pp_slab_heap_lock_reset(struct pp_heap *h);
 PP_HIDDEN size_t pp_slab_reclaim_abandoned(void);
 PP_HIDDEN size_t pp_slab_purge_sparse(bool force);
+PP_HIDDEN size_t pp_slab_purge_sparse_for(size_t bytes);
 PP_HIDDEN size_t pp_slab_sparse_bytes(void);
 PP_HIDDEN void pp_slab_fork_prepare(void);
 PP_HIDDEN void pp_slab_fork_parent(void);

@@ -243,11 +243,39 @@ TEST_BEGIN(test_reclaim_does_not_wait)
 }
 TEST_END
 
+/* A large block from new memory while a sparse slab holds free pages: they are released first,
+ * young as they are, so the footprint does not grow by the block (bench-frag). */
+TEST_BEGIN(test_growth_releases_sparse_pages_first)
+{
+    static void *rest[256], *objs[MAXOBJ];
+    struct pp_slab *s = own_full_slab(512, 256, rest, objs);   /* 128 objects, 8 per page */
+    expect_ptr_not_null(s, "a full slab of 512 B objects");
+    if (!s)
+        return;
+    for (int i = 0; i < 100; i++) {         /* used 28 < 32: sparse */
+        pp_free(objs[i]);
+        objs[i] = NULL;
+    }
+    pp_region_bank_purge(0);                /* the bank's regions are cold: the block below is new memory */
+    fake_os_reset();
+    size_t released = atomic_load(&pp_counters.released_slab);
+    void *big = pp_malloc(3u << 19);        /* 1.5 MiB: a whole region's run */
+    expect_ptr_not_null(big, "a large block");
+    expect_true(page_purged(s, 0) && page_purged(s, 11) && !page_purged(s, 12),
+                "the sparse slab's 12 free pages are released before the block is touched");
+    expect_zu_eq(atomic_load(&pp_counters.released_slab) - released, 12 * PP_PAGE_SIZE, "and counted");
+    pp_free(big);
+    free_all(objs, MAXOBJ);
+    free_all(rest, 256);
+    expect_true(pp_stats_check(), "accounting");
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     pp_opt.background = 0;                  /* passes run when the tests say so */
     return RUN_TESTS(test_quarter_used_releases_free_pages, test_only_wholly_free_pages_are_released,
                      test_objects_across_pages, test_never_release_turns_it_off,
-                     test_reclaim_does_not_wait);
+                     test_reclaim_does_not_wait, test_growth_releases_sparse_pages_first);
 }
