@@ -23,11 +23,8 @@
 void pp_pcp_init(struct pp_pcp *pcp)
 {
     pthread_mutex_init(&pcp->lock, NULL);
-    for (unsigned k = 0; k < 2; k++)
-        for (unsigned o = 0; o < PP_PCP_ORDERS; o++) {
-            pcp->list[k][o] = 0;
-            pcp->count[k][o] = 0;
-        }
+    memset(pcp->list, 0, sizeof(pcp->list));
+    memset(pcp->count, 0, sizeof(pcp->count));
     pcp->pages = 0;
     pcp->batch = (uint32_t)pp_opt.pcp_batch;
     pcp->high = (uint32_t)pp_opt.pcp_high;
@@ -118,23 +115,23 @@ static size_t drain_locked(struct pp_pcp *pcp, struct pp_pool *pool, size_t page
 {
     size_t done = 0;
     pthread_mutex_lock(&pool->lock);
-    for (int i = 0; i < 2 * PP_PCP_ORDERS && done < pages; i++) {
-        unsigned k = i < PP_PCP_ORDERS ? PP_PCP_COLD : PP_PCP_HOT;
-        int o = PP_PCP_ORDERS - 1 - i % PP_PCP_ORDERS;
-        uintptr_t b;
-        bool cold;
-        while (done < pages && (b = pop_list(pcp, k, (unsigned)o, &cold))) {
-            struct pp_region *r = pp_region_of(b);
-            if (r->node == pool->node) {
-                pp_buddy_free_locked(pool, b, (unsigned)o, cold ? PP_FREE_COLD : 0, capc);
-            } else {                       /* a block of another node (an adopted slab): its own pool */
-                pthread_mutex_unlock(&pool->lock);
-                pp_buddy_free(pp_pool_of(r->node), b, (unsigned)o);
-                pthread_mutex_lock(&pool->lock);
+    static const unsigned lists[2] = { PP_PCP_COLD, PP_PCP_HOT };
+    for (unsigned j = 0; j < 2; j++)
+        for (int o = PP_PCP_ORDERS - 1; o >= 0; o--) {
+            uintptr_t b;
+            bool cold;
+            while (done < pages && (b = pop_list(pcp, lists[j], (unsigned)o, &cold))) {
+                struct pp_region *r = pp_region_of(b);
+                if (r->node == pool->node) {
+                    pp_buddy_free_locked(pool, b, (unsigned)o, cold ? PP_FREE_COLD : 0, capc);
+                } else {                   /* a block of another node (an adopted slab): its own pool */
+                    pthread_mutex_unlock(&pool->lock);
+                    pp_buddy_free(pp_pool_of(r->node), b, (unsigned)o);
+                    pthread_mutex_lock(&pool->lock);
+                }
+                done += 1u << o;
             }
-            done += 1u << o;
         }
-    }
     pthread_mutex_unlock(&pool->lock);
     pp_assert_expensive(pp_pcp_is_valid(pcp));
     return done;
