@@ -5,6 +5,9 @@
  * one after the other, writing every page of each.
  *
  * Definition used ("how many S-blocks can be had"):
+ *   RSS here is anonymous resident memory (bench_rss_anon: the heap, not the
+ *            program's code pages, which a forked child maps lazily, 300-400 KiB
+ *            of them during the free loop alone, under every allocator).
  *   budget = RSS right after the fill (the peak footprint of the program)
  *            plus S/2 of tolerance for the program's own bookkeeping.
  *   fit_S  = number of S-blocks allocated before RSS first exceeds the
@@ -45,7 +48,7 @@ static void run_one(size_t S, double scale, uint64_t seed, struct res *r)
 		p[i] = bench_xmalloc(BLK);
 		bench_touch(p[i], BLK);
 	}
-	size_t rss_fill = bench_rss();
+	size_t rss_fill = bench_rss_anon();
 	/* small tolerance for the program's own bookkeeping */
 	size_t budget = rss_fill + S / 2;
 	/* free 96.8 % at random: shuffle the order, free the first part */
@@ -58,18 +61,18 @@ static void run_one(size_t S, double scale, uint64_t seed, struct res *r)
 		free(p[idx[i]]);
 		p[idx[i]] = NULL;
 	}
-	size_t freed_rss = bench_rss();
+	size_t freed_rss = bench_rss_anon();
 	r->fit = r->reuse = 0;
 	long nb = 0;
 	double t_fit = bench_now();
 	while (nb < cap) {
-		size_t before = bench_rss();
+		size_t before = bench_rss_anon();
 		void *b = malloc(S);
 		if (!b)
 			break;
 		bench_touch(b, S);
 		big[nb++] = b;
-		size_t after = bench_rss();
+		size_t after = bench_rss_anon();
 		if (after > budget)
 			break;
 		r->fit++;
