@@ -91,40 +91,42 @@ static inline void bench_touch(void *p, size_t n)
 	c[n - 1] = 1;
 }
 
-/* resident set size of this process in bytes, from /proc/self/statm */
-static inline size_t bench_rss(void)
+/* /proc/self/statm's resident and shared pages (0 and 0 if unreadable). open/read, not stdio: no
+ * malloc inside the measurement of the allocator under test. */
+static inline void bench_statm(unsigned long *res, unsigned long *shared)
 {
 	char buf[128];
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, res = 0;
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof buf, f))
-		sscanf(buf, "%lu %lu", &size, &res);
-	fclose(f);
-	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Anonymous resident bytes (statm's resident minus shared): the heap, without the program's and
- * its libraries' file pages. A forked child maps file pages lazily, and the kernel maps up to 16
- * of them around each fault, so a code path run for the first time (a free loop after a fill)
- * adds 300-400 KiB of RSS under every allocator; the heap's own growth is in this figure only.
- * open/read, not stdio: no malloc inside the measurement. */
-static inline size_t bench_rss_anon(void)
-{
-	char buf[128];
-	unsigned long size = 0, res = 0, shared = 0;
+	unsigned long size = 0;
+	*res = *shared = 0;
 	int fd = open("/proc/self/statm", O_RDONLY);
 	if (fd < 0)
-		return 0;
+		return;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return;
 	buf[n] = 0;
-	if (sscanf(buf, "%lu %lu %lu", &size, &res, &shared) != 3 || shared > res)
-		return 0;
-	return (size_t)(res - shared) * (size_t)sysconf(_SC_PAGESIZE);
+	if (sscanf(buf, "%lu %lu %lu", &size, res, shared) != 3)
+		*res = *shared = 0;
+}
+
+/* resident set size of this process in bytes */
+static inline size_t bench_rss(void)
+{
+	unsigned long res, shared;
+	bench_statm(&res, &shared);
+	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Anonymous resident bytes (resident minus shared): the heap, without the program's and its
+ * libraries' file pages. A forked child maps file pages lazily, and the kernel maps up to 16 of
+ * them around each fault, so a code path run for the first time (a free loop after a fill) adds
+ * 300-400 KiB of RSS under every allocator; the heap's own growth is in this figure only. */
+static inline size_t bench_rss_anon(void)
+{
+	unsigned long res, shared;
+	bench_statm(&res, &shared);
+	return shared <= res ? (size_t)(res - shared) * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
 static inline double bench_mib(size_t b) { return (double)b / (1024.0 * 1024.0); }

@@ -29,7 +29,7 @@ if [ $rc -ne 0 ] || [ ! -f "$tmp/r/summary.csv" ]; then
 else
     ok "bench/compare ran ($(tail -1 "$tmp/log" | sed 's/.* in //'))"
     # config,allocator,status,reps_ok,...,figure_name,figure,...: one row per workload
-    while IFS=, read -r cfg alloc status reps _ _ _ _ fname figure _; do
+    while IFS=, read -r cfg alloc status _ _ _ _ _ fname figure _; do
         [ "$alloc" = pagepool ] || continue
         if [ "$status" = ok ] && [ -n "$figure" ]; then
             ok "$cfg: $fname=$figure"
