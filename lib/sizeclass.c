@@ -2,13 +2,17 @@
  * sizeclass.c — size classes and the slab size of each.
  *
  * Classes: 16..128 in steps of 16, then four per doubling (2^k + i * 2^(k-2), i = 1..4) up to 32 KiB,
- * except 1-4 KiB, which has eight per doubling (steps of 128 and 256 B). Neighbours are at most 25%
- * apart (128 -> 160). Why eight there: a program whose sizes spread evenly (stress-ng's malloc
- * stressor) rounds up by about half a step, 8% of its bytes at four per doubling; 1-4 KiB holds
- * most of the bytes of such programs below a page, and its classes are few objects per 64 KiB slab
- * anyway (16-56). Eight per doubling everywhere cost more than it saved: every class a thread uses
- * keeps a partly carved slab and free objects only that class can use (bench/RESULTS.md, sessions
- * 6 and 7).
+ * except 1-8 KiB, which has eight per doubling (steps of 128, 256 and 512 B). Neighbours are at
+ * most 25% apart (128 -> 160). Why eight there: a program whose sizes spread evenly (stress-ng's
+ * malloc stressor) rounds up by about half a step, 8% of its bytes at four per doubling; 1-4 KiB
+ * holds most of the bytes of such programs below a page, and its classes are few objects per
+ * 64 KiB slab anyway (16-56). 4-8 KiB: "a page and a header" is a common size (SQLite's page
+ * cache asks for 4368 and 4104 bytes), which four per doubling rounded up to 5120, 17-25% of those
+ * bytes; at 4608 it is 5-12% (sqlite3 :memory:, 300 000 rows: peak RSS 47.4 -> 43.2 MiB). Eight
+ * per doubling everywhere cost more than it saved: every class a thread uses keeps a partly carved
+ * slab and free objects only that class can use (bench-single, whose 1-32 KiB window writes two
+ * pages of every object it carves: 15 -> 22.8 MiB for 1-32 KiB, 14.9 -> 17.8 for 1-16 KiB, 14.9
+ * for 1-8 KiB; bench/RESULTS.md, sessions 6, 7 and 13).
  * Every class size is a multiple of 16 (the C alignment), and the power-of-two alignments below
  * 4 KiB find a class that is a multiple of them (pp_size_class_aligned).
  * Slab order: the smallest block of >= 64 KiB that holds >= 16 objects with <= 1/8 waste (max
@@ -31,10 +35,10 @@ PP_HIDDEN const uint8_t pp_class_fast[PP_SMALL_FAST_MAX / 16 + 1] = {
  * (internal.h). With n classes the step is 2^shift = 2^k / n, and class base_k + i - 1 has size
  * 2^k + i * 2^shift, so off[k] = base_k - n. Constants, like pp_class_fast. */
 PP_HIDDEN const int8_t pp_class_off[PP_SMALL_MAX_SHIFT] = {
-    [7] = 5, [8] = 9, [9] = 13, [10] = 13, [11] = 21, [12] = 33, [13] = 37, [14] = 41,
+    [7] = 5, [8] = 9, [9] = 13, [10] = 13, [11] = 21, [12] = 29, [13] = 41, [14] = 45,
 };
 PP_HIDDEN const uint8_t pp_class_shift[PP_SMALL_MAX_SHIFT] = {
-    [7] = 5, [8] = 6, [9] = 7, [10] = 7, [11] = 8, [12] = 10, [13] = 11, [14] = 12,
+    [7] = 5, [8] = 6, [9] = 7, [10] = 7, [11] = 8, [12] = 9, [13] = 11, [14] = 12,
 };
 PP_HIDDEN uint8_t pp_class_direct_lo[PP_NCLASSES], pp_class_direct_hi[PP_NCLASSES];
 PP_HIDDEN uint32_t pp_class_size[PP_NCLASSES];

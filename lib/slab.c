@@ -15,10 +15,11 @@
  * before the list, so `used` may lag behind the objects collected but never runs ahead of them.
  *
  * Remote frees and full slabs: a remote free that finds a slab's thread_free empty (the first
- * since the owner last collected) bumps the owner's remote_hint[cls], and the owner scans its full
- * list when the hint moved. The hint only grows, so a bump is never lost: the freer need not know
- * whether the slab is on the full list (reading that would pull the owner's cache line), and the
- * owner needs no fence when it moves a slab there.
+ * since the owner last collected) sets bit cls of the owner's remote_pending, and the owner clears
+ * the bit, then scans its full list. A push after the clear sets it again, so none is lost: the
+ * freer need not know whether the slab is on the full list (reading that would pull the owner's
+ * cache line), and the owner needs no fence when it moves a slab there. One word for all classes
+ * (not a counter per class) keeps a thread heap within a page.
  *
  * A free object holds the free-list link in word 0 and its slab's descriptor address in word 1 (the
  * key); malloc clears word 1. free() of an object whose word 1 is the key is a double free.
@@ -711,6 +712,18 @@ size_t pp_slab_purge_sparse(bool force) { return purge_sparse(force, SIZE_MAX, S
  * them does not walk them all for every block. */
 size_t pp_slab_purge_sparse_for(size_t bytes) { return purge_sparse(true, bytes, 64); }
 
+/* Did a slab of class cls get a first remote free since the last call? Clears the flag: the owner
+ * scans after this, so a push that comes later flags again. The acquire pairs with the freer's
+ * release, so the scan sees the push. */
+static bool take_pending(struct pp_heap *h, unsigned cls)
+{
+    uint64_t bit = 1ull << cls;
+    if (!(atomic_load_explicit(&h->remote_pending, memory_order_relaxed) & bit))
+        return false;
+    atomic_fetch_and_explicit(&h->remote_pending, ~bit, memory_order_acquire);
+    return true;
+}
+
 /* Scan the full list for slabs that received remote frees since the owner last looked. */
 static void scan_full(struct pp_heap *h, unsigned cls)
 {
@@ -824,10 +837,8 @@ static void *malloc_slow_locked(struct pp_heap *h, unsigned cls)
             }
             to_full(h, cls, s);
         }
-        uint32_t hint = atomic_load_explicit(&h->remote_hint[cls], memory_order_acquire);
-        if (pass || hint == h->remote_seen[cls])
+        if (pass || !take_pending(h, cls))
             break;
-        h->remote_seen[cls] = hint;
         scan_full(h, cls);
     }
     s = adopt(h, cls);
@@ -953,9 +964,9 @@ static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
         *(void **)last = old;
     } while (!atomic_compare_exchange_weak_explicit(&s->thread_free, &old, first, memory_order_release, memory_order_relaxed));
     uint32_t pending = atomic_fetch_add_explicit(&s->thread_freed, n, memory_order_release) + n;
-    /* heaps are type-stable, so bumping a recycled heap's hint is harmless (one extra scan) */
+    /* heaps are type-stable, so flagging a recycled heap is harmless (one extra scan) */
     if (!old && h)
-        atomic_fetch_add_explicit(&h->remote_hint[cls], 1, memory_order_release);
+        atomic_fetch_or_explicit(&h->remote_pending, 1ull << cls, memory_order_release);
     if (PP_UNLIKELY(pending >= s->capacity))
         check_stranded(h, s, pending);
 }
@@ -1106,7 +1117,7 @@ void pp_slab_abandon_all(struct pp_heap *h)
                 list_remove(lists[i], s);
                 abandon_one(h, s);
             }
-        h->remote_seen[cls] = atomic_load(&h->remote_hint[cls]);
+        take_pending(h, cls);
     }
     heap_unlock(h, took);
 }
@@ -1147,11 +1158,8 @@ size_t pp_slab_reclaim(struct pp_heap *h)
                 slab_release(h, s);
             }
         }
-        uint32_t hint = atomic_load_explicit(&h->remote_hint[cls], memory_order_acquire);
-        if (hint != h->remote_seen[cls]) {  /* full slabs only empty out through remote frees */
-            h->remote_seen[cls] = hint;
+        if (take_pending(h, cls))           /* full slabs only empty out through remote frees */
             scan_full(h, cls);
-        }
         struct pp_slab *next;
         for (s = h->partial[cls].first; s; s = next) {
             next = s->next;

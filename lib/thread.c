@@ -137,12 +137,11 @@ struct pp_heap *pp_thread_heap_init(void)
         if (!h)
             return NULL;
     } else {
-        memset(h, 0, offsetof(struct pp_heap, remote_hint));   /* bins and lists; hints keep counting */
+        memset(h, 0, offsetof(struct pp_heap, remote_pending));   /* bins and lists; a stale
+                                                                   * pending bit costs one scan */
     }
-    for (unsigned c = 0; c < PP_NCLASSES; c++) {
+    for (unsigned c = 0; c < PP_NCLASSES; c++)
         pp_heap_bin_set(h, c, &pp_slab_empty);
-        h->remote_seen[c] = atomic_load(&h->remote_hint[c]);
-    }
     h->tid = pp_os_gettid();
     h->node = node;
     h->pool = pp_pool_of(h->node);

@@ -53,7 +53,7 @@
 #define PP_SMALL_FAST_MAX 1024           /* sizes the inline fast path maps with one table load */
 #define PP_SMALL_MAX      (32 * 1024)    /* largest size served from slabs */
 #define PP_SMALL_MAX_SHIFT 15            /* log2(PP_SMALL_MAX) */
-#define PP_NCLASSES       49             /* class 0 unused; 16..128 by 16 (8), then 4 or 8 per doubling to 32 KiB (40): sizeclass.c */
+#define PP_NCLASSES       53             /* class 0 unused; 16..128 by 16 (8), then 4 or 8 per doubling to 32 KiB (44): sizeclass.c */
 #define PP_MIN_ALIGN      16
 #define PP_SLAB_MAX_ORDER 7              /* 512 KiB: offsets below 2^19 keep the divisibility test exact */
 
@@ -186,8 +186,9 @@ struct pp_heap {
     struct pp_slab *bins[PP_NCLASSES];    /* current slab per class (a sentinel when none). owner */
     struct pp_slab_list partial[PP_NCLASSES]; /* slabs with free objects. owner */
     struct pp_slab_list full[PP_NCLASSES];    /* slabs with none (remote frees may be pending). owner */
-    _Atomic uint32_t remote_hint[PP_NCLASSES];/* bumped when a full slab gets its first remote free */
-    uint32_t remote_seen[PP_NCLASSES];    /* remote_hint when last scanned. owner */
+    /* bit cls: a slab of class cls got the first remote free since its owner last collected (set
+     * by freers, cleared by the owner before it scans its full list). Kept across recycling */
+    _Atomic uint64_t remote_pending;
     uint8_t sparse_skip[PP_NCLASSES];     /* slabs still to pass by before one turns sparse again. owner */
     uint8_t sparse_backoff[PP_NCLASSES];  /* the last skip: doubles each time a sparse slab was taken
                                            * back (or emptied) before anything was released. owner */
@@ -213,7 +214,7 @@ struct pp_heap {
     uint8_t rbuf_n[PP_NCLASSES];          /* objects held per class (at most RBUF_SLAB_MAX, slab.c) */
 };
 
-_Static_assert(PP_NCLASSES <= 64, "pp_heap.rbuf_used has a bit per class");
+_Static_assert(PP_NCLASSES <= 64, "pp_heap.rbuf_used and remote_pending have a bit per class");
 /* A heap is allocated page-aligned (thread.c), so a thread's heap is one page of metadata. */
 _Static_assert(sizeof(struct pp_heap) <= PP_PAGE_SIZE, "a thread heap fits a page");
 

@@ -24,8 +24,10 @@ TEST_BEGIN(test_classes_fit_and_are_tight)
                     "classes %u,%u at most 25%% apart", c - 1, c);
     }
     for (unsigned c = 2; c < PP_NCLASSES; c++)
-        if (pp_class_size[c - 1] >= 1024 && pp_class_size[c] <= 4096)
-            expect_true(pp_class_size[c] * 8 <= pp_class_size[c - 1] * 9, "1-4 KiB: classes %u,%u at most 12.5%% apart", c - 1, c);
+        if (pp_class_size[c - 1] >= 1024 && pp_class_size[c] <= 8192)
+            expect_true(pp_class_size[c] * 8 <= pp_class_size[c - 1] * 9, "1-8 KiB: classes %u,%u at most 12.5%% apart", c - 1, c);
+    expect_zu_eq(pp_class_size[pp_size_class(4368)], 4608, "a page and a header: 4368 in the 4608 class");
+    expect_zu_eq(pp_class_size[pp_size_class(4104)], 4608, "4104 in the 4608 class");
     expect_zu_eq(pp_class_size[PP_NCLASSES - 1], PP_SMALL_MAX, "the last class is 32 KiB");
 }
 TEST_END
