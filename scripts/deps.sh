@@ -5,7 +5,7 @@
 set -euo pipefail
 build=(gcc g++ meson ninja-build pkg-config liburcu-dev libnuma-dev libunwind-dev)
 test=(python3 libpython3.11-testsuite git perl sqlite3 bash stress-ng time)   # time: GNU time, for bench/compare (tests/preload/bench.sh)
-bench=(stress-ng libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 hyperfine gnuplot-nox time valgrind)
+bench=(stress-ng libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 hyperfine gnuplot-nox time valgrind sqlite3 perl)   # sqlite3, perl: compare's real programs
 want=("${build[@]}")
 case "${1:-build}" in
     build) ;;
