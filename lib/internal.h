@@ -255,17 +255,20 @@ PP_HIDDEN extern uint32_t pp_class_size[PP_NCLASSES];
 PP_HIDDEN extern uint8_t pp_class_order[PP_NCLASSES];
 PP_HIDDEN void pp_sizeclass_init(void);
 /* size <= PP_SMALL_MAX -> class: 16-byte steps to 128; above, in (2^k, 2^(k+1)], the doubling has n
- * classes 2^k + i * 2^sh (i = 1..n, sh = k - log2 n: four, eight between 1 and 4 KiB), so the class
- * is off[k] + (size - 1) / 2^sh, two loads from constant tables (sizeclass.c). Inline: the 1-32 KiB
+ * classes 2^k + i * 2^sh (i = 1..n, sh = k - log2 n: four, eight between 1 and 8 KiB), so the class
+ * is off[k] + (size - 1) / 2^sh, two loads from constant tables (sizeclass.c); plus one for sizes
+ * above hdr[k], where the doubling starts with a class of 2^k + PP_CLASS_HDR. Inline: the 1-32 KiB
  * malloc path calls it on every allocation. */
+#define PP_CLASS_HDR 32
 PP_HIDDEN extern const int8_t pp_class_off[PP_SMALL_MAX_SHIFT];
 PP_HIDDEN extern const uint8_t pp_class_shift[PP_SMALL_MAX_SHIFT];
+PP_HIDDEN extern const uint32_t pp_class_hdr[PP_SMALL_MAX_SHIFT];
 PP_INLINE unsigned pp_size_class(size_t size)
 {
     if (size <= 128)
         return size ? (unsigned)((size + 15) >> 4) : 1;
     unsigned k = 63u - (unsigned)__builtin_clzll(size - 1);      /* size in (2^k, 2^(k+1)] */
-    return (unsigned)(pp_class_off[k] + (int)((size - 1) >> pp_class_shift[k]));
+    return (unsigned)(pp_class_off[k] + (int)((size - 1) >> pp_class_shift[k]) + (size > pp_class_hdr[k]));
 }
 PP_HIDDEN unsigned pp_size_class_aligned(size_t size, size_t align);  /* 0 when no class fits */
 

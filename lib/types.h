@@ -53,7 +53,8 @@
 #define PP_SMALL_FAST_MAX 1024           /* sizes the inline fast path maps with one table load */
 #define PP_SMALL_MAX      (32 * 1024)    /* largest size served from slabs */
 #define PP_SMALL_MAX_SHIFT 15            /* log2(PP_SMALL_MAX) */
-#define PP_NCLASSES       53             /* class 0 unused; 16..128 by 16 (8), then 4 or 8 per doubling to 32 KiB (44): sizeclass.c */
+#define PP_NCLASSES       56             /* class 0 unused; 16..128 by 16 (8), then 4 or 8 per doubling to 32 KiB
+                                          * and 1056, 2080, 4128 (47): sizeclass.c */
 #define PP_MIN_ALIGN      16
 #define PP_SLAB_MAX_ORDER 7              /* 512 KiB: offsets below 2^19 keep the divisibility test exact */
 
