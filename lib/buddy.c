@@ -446,6 +446,28 @@ static bool free_next_to(const struct pp_region *r, unsigned pi, unsigned o)
            (e < PP_REGION_PAGES && r->state[e] == PP_PG_FREE_HEAD);
 }
 
+/* Take pages [s, s + n) of r, which free blocks cover from s on: every block that starts in the
+ * range leaves its list, and the last one's pages past s + n go back. Returns whether every page
+ * taken was cold. */
+static bool take_range_locked(struct pp_pool *pool, struct pp_region *r, unsigned s, unsigned n)
+{
+    bool all_cold = true;
+    unsigned p = s, stop = s + n;
+    while (p < stop) {
+        unsigned bo = r->order[p], next = p + (1u << bo), taken = (next > stop ? stop : next) - p;
+        bool c = r->flags[p] & PP_PF_COLD;
+        all_cold &= c;
+        count_out(pool, c, taken);
+        list_del(pool, r, p, bo);
+        r->flags[p] = 0;
+        p = next;
+    }
+    memset(&r->state[s], PP_PG_CACHED, n);
+    if (p > stop)
+        free_pages_locked(pool, r, stop, p - stop);
+    return all_cold;
+}
+
 static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order, bool *cold)
 {
     for (unsigned k = 1; k <= 2; k++) {
@@ -460,21 +482,7 @@ static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order
             unsigned end, s = extent_of(r, pi, n, &end);
             if (end - s < n)
                 continue;
-            /* take every block of [s, s + n); the last one's pages past s + n go back */
-            bool all_cold = true;
-            unsigned p = s, stop = s + n;
-            while (p < stop) {
-                unsigned bo = r->order[p], next = p + (1u << bo), taken = (next > stop ? stop : next) - p;
-                bool c = r->flags[p] & PP_PF_COLD;
-                all_cold &= c;
-                count_out(pool, c, taken);
-                list_del(pool, r, p, bo);
-                r->flags[p] = 0;
-                p = next;
-            }
-            memset(&r->state[s], PP_PG_CACHED, n);
-            if (p > stop)
-                free_pages_locked(pool, r, stop, p - stop);
+            bool all_cold = take_range_locked(pool, r, s, n);
             if (cold)
                 *cold = all_cold;
             pp_assert_expensive(pp_buddy_is_valid(pool));
@@ -505,6 +513,29 @@ uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_p
     }
     pthread_mutex_unlock(&pool->lock);
     return b;
+}
+
+/* Grow a run in place: take the n pages from page `end` of r on (just past the run) when free
+ * blocks of the buddy cover them, else take nothing and return false. A block realloc'd by small
+ * steps then grows into the pages after it, often the tail it gave back itself (M19), instead of
+ * moving to a new run each time: no copy, and the pages it leaves behind are not touched. Blocks
+ * in a page cache are not free here (their state is PP_PG_CACHED): those fail. *cold: every page
+ * taken was cold. */
+bool pp_buddy_extend_run(struct pp_pool *pool, struct pp_region *r, unsigned end, unsigned n, bool *cold)
+{
+    if (end + n > PP_REGION_PAGES)
+        return false;
+    pthread_mutex_lock(&pool->lock);
+    unsigned p = end;
+    while (p < end + n && r->state[p] == PP_PG_FREE_HEAD)
+        p += 1u << r->order[p];
+    bool ok = p >= end + n;
+    if (ok) {
+        *cold = take_range_locked(pool, r, end, n);
+        pp_assert_expensive(pp_buddy_is_valid(pool));
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return ok;
 }
 
 void pp_buddy_free_run_locked(struct pp_pool *pool, uintptr_t start, size_t npages)

@@ -4,7 +4,8 @@
  *
  * Routing by size (bytes):
  *   <= 32 KiB                   small: a slab object (slab.c); <= 1 KiB is inline (fastpath.h)
- *   <= 2 MiB                    large: a run of pages from the buddy, tail trimmed (M19)
+ *   <= 2 MiB                    large: a run of pages from the buddy, tail trimmed (M19); realloc
+ *                               grows it into the free pages after it, else moves it
  *   >  2 MiB                    huge: a run of whole regions from the bank; realloc grows it in
  *                               place or moves its pages with mremap
  * errno: ENOMEM for every failed allocation (and for sizes above PTRDIFF_MAX); EINVAL is decided by
@@ -72,6 +73,31 @@ static void large_shrink(struct pp_region *r, unsigned pi, size_t npages)
     r->npages[pi] = (uint16_t)npages;
     pp_inuse_sub(old - npages);
     pp_buddy_free_run(pp_pool_of(r->node), pp_page_addr(r, pi + (unsigned)npages), old - npages);
+}
+
+/* Grow a run in place to at least npages: with a quarter of headroom when the pages after it allow
+ * (as a moved block gets, so a block grown by small steps takes the pool lock once per quarter),
+ * else exactly; false when the next pages are not free (the caller moves the block). Within the
+ * run's region: a run is at most a region. */
+static bool large_grow(struct pp_region *r, unsigned pi, size_t npages)
+{
+    size_t old = r->npages[pi], room = PP_REGION_PAGES - pi;
+    if (npages > room || !pp_reclaim_admit((npages - old) << PP_PAGE_SHIFT, NULL))
+        return false;
+    struct pp_pool *pool = pp_pool_of(r->node);
+    size_t got = npages + npages / 4 < room ? npages + npages / 4 : room;
+    bool cold = false;
+    if (!pp_buddy_extend_run(pool, r, pi + (unsigned)old, (unsigned)(got - old), &cold)) {
+        if (got == npages || !pp_buddy_extend_run(pool, r, pi + (unsigned)old, (unsigned)(npages - old), &cold))
+            return false;
+        got = npages;
+    }
+    if (cold)                               /* new memory: as large_alloc */
+        pp_slab_purge_sparse_for((got - old) << PP_PAGE_SHIFT);
+    memset(&r->state[pi + old], PP_PG_LARGE_TAIL, got - old);
+    r->npages[pi] = (uint16_t)got;
+    pp_inuse_add(got - old);
+    return true;
 }
 
 static void *huge_alloc(size_t size, size_t align)
@@ -349,6 +375,9 @@ void *pp_heap_realloc(void *p, size_t size, const char *call)
         }
         break;
     }
+    /* a large block that grows takes the free pages after it if it can (no copy) */
+    if (w.kind == K_LARGE && size > old && size <= PP_LARGE_MAX && large_grow(w.r, w.pi, pages_of(size)))
+        return p;
     /* moving: a large block that grows gets a quarter of headroom, so that growth by small steps
      * copies O(n) bytes in all rather than O(n^2) */
     if (w.kind == K_LARGE && size > old && size <= PP_LARGE_MAX && size + size / 4 <= PP_LARGE_MAX)

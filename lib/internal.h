@@ -230,6 +230,7 @@ PP_HIDDEN void pp_buddy_free_locked(struct pp_pool *pool, uintptr_t block, unsig
 PP_HIDDEN void pp_buddy_free(struct pp_pool *pool, uintptr_t block, unsigned order);
 PP_HIDDEN uintptr_t pp_buddy_isolate_hot_locked(struct pp_pool *pool, unsigned min_order, unsigned *order_out);
 PP_HIDDEN uintptr_t pp_buddy_alloc_run(struct pp_pool *pool, size_t npages, size_t align_pages, bool *cold);
+PP_HIDDEN bool pp_buddy_extend_run(struct pp_pool *pool, struct pp_region *r, unsigned end, unsigned n, bool *cold);
 PP_HIDDEN void pp_buddy_free_run_locked(struct pp_pool *pool, uintptr_t start, size_t npages);
 PP_HIDDEN void pp_buddy_free_run(struct pp_pool *pool, uintptr_t start, size_t npages);
 PP_HIDDEN bool pp_buddy_is_valid(struct pp_pool *pool);

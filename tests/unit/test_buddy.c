@@ -110,6 +110,38 @@ TEST_BEGIN(test_run_fits_a_tail)
 }
 TEST_END
 
+TEST_BEGIN(test_run_extends_into_free_pages)
+{
+    /* a 33-page run gives back [33, 64) as blocks of 1, 2, 4, 8 and 16 pages at 33, 34, 36, 40
+     * and 48; growing the run by 7 pages takes the first three blocks whole */
+    uintptr_t run = pp_buddy_alloc_run(pool, 33, 1, NULL);
+    struct pp_region *r = pp_region_of(run);
+    unsigned pi = pp_page_index(run);
+    bool cold = true;
+    expect_true(pp_buddy_extend_run(pool, r, pi + 33, 7, &cold), "pages 33-39 are free");
+    expect_false(cold, "the tail went back hot");
+    expect_zu_eq(pool->nr_free, PP_REGION_PAGES - 40, "40 pages out");
+    for (unsigned p = 33; p < 40; p++)
+        expect_true(r->state[pi + p] == PP_PG_CACHED, "page %u taken", p);
+    expect_true(valid(), "invariants after an extension along whole blocks");
+    /* 10 more: through the 8-page block at 40 and 2 pages of the 16-page block at 48 */
+    expect_true(pp_buddy_extend_run(pool, r, pi + 40, 10, &cold), "pages 40-49 are free");
+    expect_zu_eq(pool->nr_free, PP_REGION_PAGES - 50, "50 pages out, the 16-page block's rest back");
+    expect_true(r->state[pi + 50] == PP_PG_FREE_HEAD, "page 50 free again");
+    expect_true(valid(), "invariants after an extension that splits a block");
+    /* something in the way: a second run right after, then no extension across it */
+    uintptr_t next = pp_buddy_alloc_run(pool, 14, 1, NULL);
+    expect_zu_eq(next, run + 50 * PP_PAGE_SIZE, "the next run fits the tail at 50");
+    expect_false(pp_buddy_extend_run(pool, r, pi + 50, 1, &cold), "page 50 is taken: no extension");
+    expect_false(pp_buddy_extend_run(pool, r, PP_REGION_PAGES - 1, 2, &cold), "not past the region");
+    expect_zu_eq(pool->nr_free, PP_REGION_PAGES - 64, "a failed extension takes nothing");
+    expect_true(valid(), "invariants after failed extensions");
+    pp_buddy_free_run(pool, next, 14);
+    pp_buddy_free_run(pool, run, 50);
+    expect_zu_eq(pool->nr_free, 0, "both freed, region returned");
+}
+TEST_END
+
 TEST_BEGIN(test_aligned_run)
 {
     uintptr_t a = pp_buddy_alloc(pool, 0);
@@ -275,7 +307,7 @@ int main(void)
     pp_thread_init_once();
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;          /* the bank keeps everything: tests count regions */
-    return RUN_TESTS(test_densest_matches_scan, test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail, test_run_fits_a_tail,
+    return RUN_TESTS(test_densest_matches_scan, test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail, test_run_fits_a_tail, test_run_extends_into_free_pages,
                      test_aligned_run, test_lowest_region_first, test_densest_region_first, test_capture_after_merge,
                      test_capture_wrong_pool_or_order, test_map_failure_gives_null);
 }

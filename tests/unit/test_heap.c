@@ -35,6 +35,30 @@ TEST_BEGIN(test_routing_by_size)
 }
 TEST_END
 
+TEST_BEGIN(test_large_realloc_grows_in_place)
+{
+    /* 100 000 B is a 25-page run whose block's tail went back free: growing it takes those pages
+     * (and a quarter of headroom) in place, without moving or copying */
+    char *p = pp_malloc(100000);
+    memset(p, 7, 100000);
+    char *q = pp_realloc(p, 120000);
+    expect_ptr_eq(q, p, "grown in place");
+    expect_zu_eq(pp_malloc_usable_size(q), 37 * 4096, "30 pages and a quarter of headroom");
+    expect_true(q[0] == 7 && q[99999] == 7, "contents kept");
+    expect_true(accounting_holds(), "in_use counts the pages taken");
+    /* a block right after it: growth past that must move */
+    char *wall = pp_malloc(37 * 4096);
+    expect_ptr_eq(wall, q + 37 * 4096, "the next run fits right after it");
+    char *m = pp_realloc(q, 40 * 4096);
+    expect_ptr_ne(m, q, "the pages after it are taken: moved");
+    expect_true(m[0] == 7 && m[99999] == 7, "contents copied");
+    q = m;
+    pp_free(wall);
+    pp_free(q);
+    expect_true(accounting_holds(), "after frees");
+}
+TEST_END
+
 TEST_BEGIN(test_full_slab_returns_after_local_free)
 {
     enum { N = 5000 };
@@ -444,7 +468,7 @@ TEST_END
 int main(void)
 {
     pp_thread_init_once();
-    return RUN_TESTS(test_routing_by_size, test_full_slab_returns_after_local_free, test_remote_frees_are_reused, test_remote_frees_held_are_bounded, test_remote_count_that_lags,
+    return RUN_TESTS(test_routing_by_size, test_large_realloc_grows_in_place, test_full_slab_returns_after_local_free, test_remote_frees_are_reused, test_remote_frees_held_are_bounded, test_remote_count_that_lags,
                      test_thread_exit_abandon_and_adopt, test_owner_follows_the_heap, test_refill_takes_the_emptiest_partial,
                      test_reclaim_releases,
                      test_calloc_after_release_is_zero, test_stranded_slabs_are_taken_back,
