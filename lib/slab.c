@@ -971,13 +971,16 @@ static void push_remote(struct pp_slab *s, void *first, void *last, uint32_t n)
         check_stranded(h, s, pending);
 }
 
+/* The slab of a class's gathered chain (not empty): every gathered object holds its slab's key in
+ * word 1, and the head was written by this thread at its last free of the class (in cache). */
+static inline struct pp_slab *rbuf_slab(const struct pp_rbuf *rb) { return ((struct pp_slab **)rb->head)[1]; }
+
 static void flush_class(struct pp_heap *h, unsigned cls)
 {
     struct pp_rbuf *rb = &h->rbuf[cls];
-    push_remote(rb->slab, rb->head, rb->tail, h->rbuf_n[cls]);
+    push_remote(rbuf_slab(rb), rb->head, rb->tail, h->rbuf_n[cls]);
     h->rbuf_total -= h->rbuf_n[cls];
     h->rbuf_n[cls] = 0;
-    rb->slab = NULL;
     h->rbuf_used &= ~((uint64_t)1 << cls);
 }
 
@@ -1013,10 +1016,9 @@ void pp_slab_free_remote(struct pp_slab *s, void *p, const char *call)
     }
     unsigned cls = s->cls;
     struct pp_rbuf *rb = &h->rbuf[cls];
-    if (rb->slab != s || h->rbuf_n[cls] >= RBUF_SLAB_MAX) {
+    if (!h->rbuf_n[cls] || rbuf_slab(rb) != s || h->rbuf_n[cls] >= RBUF_SLAB_MAX) {
         if (h->rbuf_n[cls])
             flush_class(h, cls);
-        rb->slab = s;
         rb->tail = p;
         b[0] = NULL;
         h->rbuf_used |= (uint64_t)1 << cls;

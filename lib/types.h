@@ -53,8 +53,8 @@
 #define PP_SMALL_FAST_MAX 1024           /* sizes the inline fast path maps with one table load */
 #define PP_SMALL_MAX      (32 * 1024)    /* largest size served from slabs */
 #define PP_SMALL_MAX_SHIFT 15            /* log2(PP_SMALL_MAX) */
-#define PP_NCLASSES       56             /* class 0 unused; 16..128 by 16 (8), then 4 or 8 per doubling to 32 KiB
-                                          * and 1056, 2080, 4128 (47): sizeclass.c */
+#define PP_NCLASSES       58             /* class 0 unused; 16..128 by 16 (8), then 4 or 8 per doubling to 32 KiB
+                                          * and 2^k + 32 from 1 to 16 KiB (49): sizeclass.c */
 #define PP_MIN_ALIGN      16
 #define PP_SLAB_MAX_ORDER 7              /* 512 KiB: offsets below 2^19 keep the divisibility test exact */
 
@@ -209,7 +209,8 @@ struct pp_heap {
     uint64_t taker_seen;                  /* slow_calls when a taker last saw them change, and when */
     uint64_t taker_seen_ms;               /* (pp_os_now_ms). take_lock (thread.c) */
     /* remote frees gathered per class, each to one slab, to be pushed with one CAS (slab.c). owner */
-    struct pp_rbuf { struct pp_slab *slab; void *head, *tail; } rbuf[PP_NCLASSES];
+    /* the chain's slab is the head's key (word 1), written when the object was gathered */
+    struct pp_rbuf { void *head, *tail; } rbuf[PP_NCLASSES];
     uint64_t rbuf_used;                   /* classes whose rbuf holds objects */
     uint32_t rbuf_total;                  /* objects held in all of them */
     uint8_t rbuf_n[PP_NCLASSES];          /* objects held per class (at most RBUF_SLAB_MAX, slab.c) */

@@ -27,7 +27,7 @@ TEST_BEGIN(test_classes_fit_and_are_tight)
         if (pp_class_size[c - 1] >= 1024 && pp_class_size[c] <= 8192)
             expect_true(pp_class_size[c] * 8 <= pp_class_size[c - 1] * 9, "1-8 KiB: classes %u,%u at most 12.5%% apart", c - 1, c);
     expect_zu_eq(pp_class_size[pp_size_class(4368)], 4608, "a page and a header: 4368 in the 4608 class");
-    for (size_t k = 1024; k <= 4096; k *= 2) {      /* a power of two and a header of up to 32 B */
+    for (size_t k = 1024; k <= 16384; k *= 2) {     /* a power of two and a header of up to 32 B */
         expect_zu_eq(pp_class_size[pp_size_class(k + 1)], k + PP_CLASS_HDR, "%zu + 1", k);
         expect_zu_eq(pp_class_size[pp_size_class(k + 8)], k + PP_CLASS_HDR, "%zu + 8", k);
         expect_zu_eq(pp_class_size[pp_size_class(k + PP_CLASS_HDR)], k + PP_CLASS_HDR, "%zu + 32", k);
