@@ -314,19 +314,13 @@ void *pp_heap_calloc(size_t n, size_t size)
 }
 
 /* ---- realloc ---- */
-/* realloc without moving and without classify(): a small object that still fits its class (and
- * would not shrink by more than half), or the head of a large block that size still fits, shrunk
- * in place when that frees at least a quarter of its pages (a block realloc'd with headroom keeps
- * it while it grows into it). Only a valid object passes; anything else, bad pointers included,
- * goes on to classify(). A string grown by small steps comes here on nearly every call: skipping
- * classify() and the switch saves 32 instructions a call (bench-realloc -s 0.1: 623.8 -> 560.1 M;
- * RESULTS.md, session 7). */
-static bool realloc_in_place(void *p, size_t size)
+/* realloc of a large block without moving and without classify(): the head of a large block that
+ * size still fits, shrunk in place when that frees at least a quarter of its pages (a block
+ * realloc'd with headroom keeps it while it grows into it). Anything else, bad pointers included,
+ * goes on to classify(). */
+static bool large_in_place(void *p, size_t size)
 {
     uintptr_t a = (uintptr_t)p;
-    struct pp_slab *s = pp_slab_of(a);
-    if (s && pp_slab_object_ok(s, a))
-        return size <= s->size && (size > s->size / 2 || s->size <= 16);
     if ((a & (PP_PAGE_SIZE - 1)) || size <= PP_SMALL_MAX || size > PP_LARGE_MAX)
         return false;                       /* (the bound also keeps pages_of from wrapping) */
     struct pp_region *r = pp_region_of(a);
@@ -343,11 +337,31 @@ static bool realloc_in_place(void *p, size_t size)
     return true;
 }
 
+/* A valid small object is realloc'd without classify(): it stays when it still fits its class
+ * (and would not shrink by more than half), else it moves, and the free of the old object goes
+ * straight to the fast path, which knows its slab already. A string grown by small steps stays
+ * on nearly every call: skipping classify() and the switch saved 32 instructions a call
+ * (bench-realloc -s 0.1: 623.8 -> 560.1 M; RESULTS.md, session 7); a random-size realloc moves
+ * on most calls, and classifying the old object twice (here, and again in free) cost two more
+ * loads of the region's header and page state (bench-stressmalloc: RESULTS.md, session 15). */
 void *pp_heap_realloc(void *p, size_t size, const char *call)
 {
     if (!p)
         return pp_malloc_fast(size);
-    if (realloc_in_place(p, size))
+    uintptr_t a = (uintptr_t)p;
+    struct pp_slab *s = pp_slab_of(a);
+    if (s && pp_slab_object_ok(s, a)) {
+        size_t have = s->size;
+        if (size <= have && (size > have / 2 || have <= 16))
+            return p;
+        void *q = pp_malloc_fast(size);     /* ENOMEM past PTRDIFF_MAX; the old object stays */
+        if (!q)
+            return NULL;
+        memcpy(q, p, have < size ? have : size);
+        pp_free_fast(p, call);
+        return q;
+    }
+    if (large_in_place(p, size))
         return p;
     struct where w;
     classify(p, call, &w);

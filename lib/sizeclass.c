@@ -20,8 +20,8 @@
  * for 1-8 KiB; RESULTS.md, sessions 6, 7 and 13).
  * Every class size is a multiple of 16 (the C alignment), and the power-of-two alignments below
  * 4 KiB find a class that is a multiple of them (pp_size_class_aligned).
- * Slab order: the smallest block of >= 64 KiB that holds >= 16 objects with <= 1/8 waste (max
- * order 7, 512 KiB).
+ * Slab order: the smallest block of >= 64 KiB that holds >= 64 objects with <= 1/8 waste, else
+ * the largest (order 7, 512 KiB: 16-63 objects of 8-32 KiB).
  * Layer: pure computation; called by heap.c and slab.c.
  */
 #include "internal.h"
@@ -69,15 +69,19 @@ unsigned pp_size_class_aligned(size_t size, size_t align)
 }
 
 /* Many objects per slab make full/empty transitions (slow paths) rare: a class whose live objects
- * fit in one slab never switches slabs. Carving is lazy, so a big slab costs no memory until it is
+ * fit in one slab never switches slabs, and when frees are spread over a class's slabs, the slab
+ * the slow path takes next holds free objects in proportion to its capacity. With 16 objects a
+ * slab (64 KiB of 4 KiB objects), a random-size malloc/free/realloc mix (stress-ng's malloc
+ * stressor, bench-stressmalloc -n 4096) took a slow path every third allocation; with 64, every
+ * seventh (RESULTS.md, session 15). Carving is lazy, so a big slab costs no memory until it is
  * used. Slabs are at least 64 KiB (as mimalloc's small pages; and the slab map has one entry per
- * 64 KiB, internal.h) and hold at least 16 objects; the largest (order 7, 512 KiB) is what the
- * free fast path's divisibility test allows. */
+ * 64 KiB, internal.h); the largest (order 7, 512 KiB) is what the free fast path's divisibility
+ * test allows, and holds at least 16 objects of the largest class. */
 static unsigned slab_order(uint32_t size)
 {
     for (unsigned o = PP_SLABMAP_SHIFT - PP_PAGE_SHIFT; o < PP_SLAB_MAX_ORDER; o++) {
         size_t bytes = PP_PAGE_SIZE << o;
-        if (bytes / size >= 16 && (bytes % size) * 8 <= bytes)
+        if (bytes / size >= 64 && (bytes % size) * 8 <= bytes)
             return o;
     }
     return PP_SLAB_MAX_ORDER;

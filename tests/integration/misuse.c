@@ -181,6 +181,23 @@ static void realloc_after_free_fits(void)
     free(q);
 }
 
+/* a freed small object: realloc must not copy it out (a bigger class) nor keep it (the same) */
+static void realloc_after_free_small(void)
+{
+    void *p = malloc(100);
+    free(p);
+    void *q = realloc(launder(p), 1000);
+    free(q);
+}
+
+static void realloc_after_free_small_fits(void)
+{
+    void *p = malloc(100);
+    free(p);
+    void *q = realloc(launder(p), 90);
+    free(q);
+}
+
 static void realloc_interior_large(void)
 {
     char *p = malloc(200000);
@@ -255,6 +272,8 @@ TEST_BEGIN(test_realloc_invalid)
     EXPECT_MISUSE(realloc_after_free, "realloc", "double free");
     EXPECT_MISUSE(realloc_after_free_fits, "realloc", "double free");
     EXPECT_MISUSE(realloc_interior_large, "realloc", "invalid pointer");
+    EXPECT_MISUSE(realloc_after_free_small, "realloc", "double free");
+    EXPECT_MISUSE(realloc_after_free_small_fits, "realloc", "double free");
 }
 TEST_END
 TEST_BEGIN(test_usable_size_invalid)

@@ -41,7 +41,8 @@ TEST_BEGIN(test_slab_orders)
 {
     for (unsigned c = 1; c < PP_NCLASSES; c++) {
         size_t bytes = PP_PAGE_SIZE << pp_class_order[c];
-        expect_zu_ge(bytes / pp_class_size[c], 16, "class %u: at least 16 objects per slab", c);
+        expect_zu_ge(bytes / pp_class_size[c], pp_class_order[c] < PP_SLAB_MAX_ORDER ? 64 : 16,
+                     "class %u: at least 64 objects per slab (16 in the largest slabs)", c);
         expect_zu_le(bytes, (size_t)1 << 19, "class %u: slab within the 2^19 divisibility bound", c);
         expect_zu_ge(bytes, (size_t)1 << PP_SLABMAP_SHIFT, "class %u: a slab fills whole slab map chunks", c);
     }

@@ -67,51 +67,51 @@ static void double_free(void *p) { pp_free(p); }
 
 TEST_BEGIN(test_quarter_used_releases_free_pages)
 {
-    static void *rest[64], *objs[MAXOBJ];
-    struct pp_slab *s = own_full_slab(4096, 64, rest, objs);   /* 16 objects of one page each */
+    static void *rest[256], *objs[MAXOBJ], *again[128];
+    struct pp_slab *s = own_full_slab(4096, 256, rest, objs);  /* 64 objects of one page each */
     expect_ptr_not_null(s, "a full slab of 4 KiB objects");
     if (!s)
         return;
-    expect_int_eq(s->capacity, 16, "16 objects per 64 KiB slab");
+    expect_int_eq(s->capacity, 64, "64 objects per 256 KiB slab");
+    enum { C = 64, Q = C / 4 };             /* Q: the sparse mark (at most two a page: 128) */
     struct pp_stats a, b;
     pp_stats_get(&a);
     fake_os_reset();
-    for (int i = 0; i < 11; i++)
+    for (int i = 0; i < C - Q - 1; i++)
         pp_free(objs[i]);
     expect_int_eq(fake_os_count('p'), 0, "nothing released above a quarter used");
-    pp_free(objs[11]);                      /* used 4 = capacity / 4 */
+    pp_free(objs[C - Q - 1]);               /* used Q = capacity / 4 */
     expect_true(atomic_load(&s->owner) & 1, "the slab is sparse");
     pp_slab_purge_sparse(false);
     expect_int_eq(fake_os_count('p'), 0, "nothing released before the slab was sparse for a decay period");
     reclaimer_pass();
     expect_int_eq(fake_os_count('p'), 1, "one madvise for the free run");
     const struct fake_call *c = fake_os_last('p');
-    expect_true(c && c->addr == s->start && c->size == 12 * 4096 && c->how == PP_PURGE_DONTNEED,
-                "exactly the 12 pages of the freed objects, with DONTNEED");
-    pp_free(objs[12]);
+    expect_true(c && c->addr == s->start && c->size == (C - Q) * 4096 && c->how == PP_PURGE_DONTNEED,
+                "exactly the %d pages of the freed objects, with DONTNEED", C - Q);
+    pp_free(objs[C - Q]);
     expect_int_eq(fake_os_count('p'), 1, "free() itself makes no syscall");
     reclaimer_pass();
     expect_int_eq(fake_os_count('p'), 2, "the next pass releases the new free page");
     c = fake_os_last('p');
-    expect_true(c && c->addr == s->start + 12 * 4096 && c->size == 4096, "a later free releases its own page");
+    expect_true(c && c->addr == s->start + (C - Q) * 4096 && c->size == 4096, "a later free releases its own page");
     pp_stats_get(&b);
-    expect_zu_eq(b.released_slab - a.released_slab, 13 * 4096, "released in slabs");
-    expect_zu_eq(a.footprint - b.footprint, 13 * 4096, "the footprint drops by the released pages");
+    expect_zu_eq(b.released_slab - a.released_slab, (C - Q + 1) * 4096, "released in slabs");
+    expect_zu_eq(a.footprint - b.footprint, (C - Q + 1) * 4096, "the footprint drops by the released pages");
     expect_true(pp_stats_check(), "mapped = in_use + free + cached + bank (released slab pages stay in use)");
 
     expect_abort_arg(double_free, objs[0], "double free");   /* released: its key is gone */
 
     /* a remote free goes through the remote list into the bitmap */
     pthread_t t;
-    pthread_create(&t, NULL, double_free_arg, objs[13]);
+    pthread_create(&t, NULL, double_free_arg, objs[C - Q + 1]);
     pthread_join(t, NULL);
-    objs[13] = NULL;
+    objs[C - Q + 1] = NULL;
     expect_ptr_not_null(atomic_load(&s->thread_free), "the remote free waits for the owner");
 
     /* malloc takes the slab back: the released objects come out of the bitmap, zero-filled */
-    static void *again[64];
     bool found = false, zero = true;
-    for (int i = 0; i < 64 && !found; i++) {
+    for (int i = 0; i < 128 && !found; i++) {
         again[i] = pp_malloc(4096);
         if (again[i] == objs[0]) {
             found = true;
@@ -122,11 +122,11 @@ TEST_BEGIN(test_quarter_used_releases_free_pages)
     expect_true(found, "the slab's lowest free object is handed out again");
     expect_true(zero, "a released object reads as zero (DONTNEED)");
     expect_true(pp_stats_check(), "accounting after reuse");
-    for (int i = 0; i < 13; i++)
+    for (int i = 0; i <= C - Q; i++)
         objs[i] = NULL;                     /* freed above; some are in again[] now */
-    free_all(again, 64);
+    free_all(again, 128);
     free_all(objs, MAXOBJ);
-    free_all(rest, 64);
+    free_all(rest, 256);
     pp_reclaim();                           /* the slab, now the empty current one, goes back too */
     expect_zu_eq(atomic_load(&pp_counters.slab_purged_pages), 0, "no released slab pages left counted");
     expect_true(pp_stats_check(), "accounting after freeing everything");
