@@ -19,8 +19,13 @@
  *   reuse_S = of those attempts, how many were served from already resident
  *            memory, i.e. RSS grew by less than S/2 while allocating and
  *            touching the block.
- * Attempts stop when RSS exceeds the budget or at 2 x ideal, so the run's time grows with fit_S;
- * fit_us_per_mib (time of the attempts per MiB asked for) compares speed.  Each size runs
+ * Every allocator is asked for the same: ideal_S blocks (the freed bytes' worth), every page
+ * written, whether or not they fit; the count stops at the first block that takes RSS over
+ * the budget. So the run's time and peak RSS compare like with like: an allocator that cannot
+ * reuse the freed memory takes new pages for the rest (peak up to fill + freed), one that can
+ * stays near the fill. (Until session 15 the attempts stopped at the budget, so the run's
+ * time grew with fit_S: the allocator that found the most blocks ran longest.)
+ * fit_us_per_mib is the time of the large-block phase per MiB asked for.  Each size runs
  * in its own forked child (fresh heap), so the sizes do not influence each
  * other.  Prints counts for every size.   -s scale
  */
@@ -40,10 +45,10 @@ static void run_one(size_t S, double scale, uint64_t seed, struct res *r)
 	long *idx = bench_xmalloc(n * sizeof *idx);
 	long nfree = (long)((double)n * 0.968);
 	r->ideal = (long)((size_t)nfree * BLK / S);
-	long cap = 2 * r->ideal + 2;
-	void **big = bench_xmalloc(cap * sizeof *big);
+	long cap = r->ideal;
+	void **big = bench_xmalloc((cap + 1) * sizeof *big);
 	memset(idx, 0, n * sizeof *idx);
-	memset(big, 0, cap * sizeof *big);
+	memset(big, 0, (cap + 1) * sizeof *big);
 	for (long i = 0; i < n; i++) {
 		p[i] = bench_xmalloc(BLK);
 		bench_touch(p[i], BLK);
@@ -63,18 +68,18 @@ static void run_one(size_t S, double scale, uint64_t seed, struct res *r)
 	}
 	size_t freed_rss = bench_rss_anon();
 	r->fit = r->reuse = 0;
-	long nb = 0;
+	bool within = true;                     /* no block has taken RSS over the budget yet */
 	double t_fit = bench_now();
-	while (nb < cap) {
+	for (long nb = 0; nb < cap; nb++) {
 		size_t before = bench_rss_anon();
-		void *b = malloc(S);
-		if (!b)
-			break;
+		void *b = bench_xmalloc(S);
 		bench_touch(b, S);
-		big[nb++] = b;
+		big[nb] = b;
 		size_t after = bench_rss_anon();
 		if (after > budget)
-			break;
+			within = false;
+		if (!within)
+			continue;
 		r->fit++;
 		if (after < before + S / 2)
 			r->reuse++;
@@ -123,12 +128,11 @@ int main(int argc, char **argv)
 		if (pct > 100) pct = 100;
 		pct_sum += pct;
 		fit_secs += r[k].fit_secs;
-		fit_mib += (double)((r[k].fit + 1) * (long)(sizes[k] >> 20));   /* the last attempt too */
+		fit_mib += (double)(r[k].ideal * (long)(sizes[k] >> 20));       /* every block asked for */
 		printf(" fit_%zum=%ld reuse_%zum=%ld ideal_%zum=%ld pct_%zum=%.1f", sizes[k] >> 20, r[k].fit,
 		       sizes[k] >> 20, r[k].reuse, sizes[k] >> 20, r[k].ideal, sizes[k] >> 20, pct);
 	}
-	/* the time of the large-block phase per MiB asked for: the whole run's time grows with the
-	 * number of blocks an allocator can give, this does not */
+	/* the time of the large-block phase per MiB asked for */
 	printf(" pct_avg=%.1f rss_fill=%.1f rss_freed=%.1f fit_us_per_mib=%.1f secs=%.3f\n", pct_sum / 4,
 	       r[0].rss_fill, r[0].rss_freed, fit_mib > 0 ? 1e6 * fit_secs / fit_mib : 0, el);
 	return 0;

@@ -47,8 +47,8 @@ static void *large_alloc(size_t size, size_t align, bool *zero)
     }
     if (zero)
         *zero = cold && !pp_opt.purge_free;
-    if (cold)                               /* new memory: free pages of sparse slabs go first */
-        pp_slab_purge_sparse_for(npages << PP_PAGE_SHIFT);
+    if (cold)                               /* new memory: as much resident free memory goes first */
+        pp_reclaim_growth(h->pool, npages << PP_PAGE_SHIFT);
     struct pp_region *r = pp_region_of(b);
     unsigned pi = pp_page_index(b);
     r->npages[pi] = (uint16_t)npages;
@@ -93,7 +93,7 @@ static bool large_grow(struct pp_region *r, unsigned pi, size_t npages)
         got = npages;
     }
     if (cold)                               /* new memory: as large_alloc */
-        pp_slab_purge_sparse_for((got - old) << PP_PAGE_SHIFT);
+        pp_reclaim_growth(pool, (got - old) << PP_PAGE_SHIFT);
     memset(&r->state[pi + old], PP_PG_LARGE_TAIL, got - old);
     r->npages[pi] = (uint16_t)got;
     pp_inuse_add(got - old);
@@ -113,7 +113,7 @@ static void *huge_alloc(size_t size, size_t align)
             return NULL;
     }
     if (r->huge_fresh)                      /* as large_alloc */
-        pp_slab_purge_sparse_for(r->huge_usable);
+        pp_reclaim_growth(pp_pool_of(r->node), r->huge_usable);
     pp_inuse_add((size_t)r->huge_n * PP_REGION_PAGES);
     return (void *)r->base;
 }

@@ -343,6 +343,7 @@ PP_HIDDEN size_t pp_thread_cached_pages(uint64_t *slow_calls);
 
 /* ---- "reclaim.c" ---- */
 PP_HIDDEN size_t pp_reclaim_pool_hot(struct pp_pool *pool, size_t keep_pages);
+PP_HIDDEN size_t pp_reclaim_growth(struct pp_pool *pool, size_t bytes);
 PP_HIDDEN void pp_reclaim_tick(void);
 PP_HIDDEN void pp_reclaim_kick(void);
 PP_HIDDEN void pp_reclaim_fork_child(void);

@@ -145,11 +145,66 @@ TEST_BEGIN(test_watermarks)
 }
 TEST_END
 
+/* Memory about to be faulted in releases about as much resident free memory first, down to
+ * `high`, and a large block that needs new memory does so before it is touched. */
+TEST_BEGIN(test_growth_releases_hot_blocks)
+{
+    long saved_high = pp_opt.high;
+    pp_opt.high = 64l << PP_PAGE_SHIFT;
+    uintptr_t hold = hot_region();          /* 448 hot pages: blocks of order 8, 7, 6 */
+    fake_os_reset();
+    size_t got = pp_reclaim_growth(pool, (size_t)100 << PP_PAGE_SHIFT);
+    expect_zu_ge(got, (size_t)100 << PP_PAGE_SHIFT, "at least what is about to be faulted in");
+    expect_zu_ge(pool->nr_free - pool->nr_cold, 64, "high stays resident");
+    expect_int_ge(fake_os_count('p'), 1, "with madvise, now: no decay period");
+    size_t hot = pool->nr_free - pool->nr_cold;
+    got = pp_reclaim_growth(pool, (size_t)1 << 30);
+    expect_zu_eq(pool->nr_free - pool->nr_cold, 64, "more than there is: down to high");
+    expect_zu_eq(got, (hot - 64) << PP_PAGE_SHIFT, "and counted");
+    expect_zu_eq(pp_reclaim_growth(pool, (size_t)1 << 30), 0, "nothing at high");
+    expect_true(valid(), "invariants");
+    pp_buddy_free_run(pool, hold, 64);
+    pp_reclaim_pool_hot(pool, 0);
+
+    long saved_decay = pp_opt.decay_ms;
+    pp_opt.decay_ms = -1;                   /* never release */
+    hold = hot_region();
+    fake_os_reset();
+    expect_zu_eq(pp_reclaim_growth(pool, (size_t)100 << PP_PAGE_SHIFT), 0, "DECAY_MS=-1: nothing released");
+    expect_int_eq(fake_os_count('p'), 0, "no madvise");
+    pp_opt.decay_ms = saved_decay;
+
+    pp_buddy_free_run(pool, hold, 64);
+    pp_reclaim_pool_hot(pool, 0);
+
+    /* through malloc: four hot runs of 64 pages between used ones, and a 1 MiB block (256
+     * pages) that none of them fits, so it takes cold memory */
+    pp_opt.high = 0;
+    hold = pp_buddy_alloc(pool, 9);
+    for (unsigned i = 1; i < 8; i += 2)
+        pp_buddy_free_run(pool, hold + ((uintptr_t)i << (6 + PP_PAGE_SHIFT)), 64);
+    pp_region_bank_purge(0);                /* the bank's regions are cold */
+    fake_os_reset();
+    expect_zu_eq(pool->nr_free - pool->nr_cold, 256, "four hot runs");
+    void *big = pp_malloc(1u << 20);
+    expect_ptr_not_null(big, "a large block");
+    expect_true((uintptr_t)big < hold || (uintptr_t)big >= hold + PP_REGION_SIZE, "from another region");
+    expect_zu_eq(pool->nr_free - pool->nr_cold, 0, "its size of hot memory released first");
+    expect_int_eq(fake_os_count('p'), 4, "one madvise a run");
+    pp_free(big);
+    for (unsigned i = 0; i < 8; i += 2)
+        pp_buddy_free_run(pool, hold + ((uintptr_t)i << (6 + PP_PAGE_SHIFT)), 64);
+    pp_reclaim_pool_hot(pool, 0);
+    expect_true(valid(), "invariants");
+    pp_opt.high = saved_high;
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;
     return RUN_TESTS(test_purge_ranges_and_cold_bits, test_hot_before_cold, test_cold_merge,
-                     test_tick_releases_after_decay, test_watermarks);
+                     test_tick_releases_after_decay, test_watermarks, test_growth_releases_hot_blocks);
 }
