@@ -62,7 +62,7 @@ TEST_END
 
 TEST_BEGIN(test_malloc_trim_right_after_a_trim)
 {
-    /* malloc_trim is throttled for 10 ms after a full pass (stress-ng calls it every few frees),
+    /* malloc_trim is throttled for a decay period after a full pass (stress-ng calls it every few frees),
      * but not for a big free: the second trim, a moment after the first, must still give it back */
     fill();
     for (int i = 0; i < N; i += 2)

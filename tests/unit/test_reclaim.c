@@ -200,11 +200,47 @@ TEST_BEGIN(test_growth_releases_hot_blocks)
 }
 TEST_END
 
+/* malloc_trim backs off for a program that keeps trimming: a free of less than an eighth of the
+ * footprint is left to the decay, where a program that trims now and then gets it back at once
+ * (both only within the window after a full pass; fake clock). */
+TEST_BEGIN(test_trim_backs_off_when_called_all_the_time)
+{
+    enum { LIVE = 1024, FREED = 64, BLK = 64 << 10 };     /* 64 MiB live, 4 MiB freed: < 1/8 */
+    static void *p[LIVE + FREED];
+    for (int i = 0; i < LIVE + FREED; i++)
+        p[i] = pp_malloc(BLK);
+    fake_os.now_ms += 100000;
+    expect_int_eq(pp_malloc_trim(0), 0, "a first trim: a full pass, nothing free yet");
+    /* now and then: a free of 4 MiB a moment after a full pass is released (threshold 1 MiB) */
+    for (int i = LIVE; i < LIVE + FREED / 2; i++)
+        pp_free(p[i]);
+    fake_os.now_ms += 1;
+    expect_int_eq(pp_malloc_trim(0), 1, "an occasional trimmer gets 2 MiB back at once");
+    /* all the time: a full pass at the end of every window doubles the window */
+    for (unsigned w = 10; w <= 160; w *= 2) {
+        fake_os.now_ms += w;
+        pp_malloc_trim(0);
+    }
+    for (int i = LIVE + FREED / 2; i < LIVE + FREED; i++)
+        pp_free(p[i]);
+    fake_os.now_ms += 1;
+    expect_int_eq(pp_malloc_trim(0), 0, "a continuous trimmer leaves 2 MiB of a 64 MiB heap to the decay");
+    fake_os.now_ms += 100000;               /* a pause: the next trim is a full pass again */
+    expect_int_eq(pp_malloc_trim(0), 1, "after a pause, everything");
+    for (int i = 0; i < LIVE; i++)
+        pp_free(p[i]);
+    fake_os.now_ms += 1;
+    expect_int_eq(pp_malloc_trim(0), 1, "a big free is released at once");
+    expect_true(valid(), "invariants");
+}
+TEST_END
+
 int main(void)
 {
     pp_thread_init_once();
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;
     return RUN_TESTS(test_purge_ranges_and_cold_bits, test_hot_before_cold, test_cold_merge,
-                     test_tick_releases_after_decay, test_watermarks, test_growth_releases_hot_blocks);
+                     test_tick_releases_after_decay, test_watermarks, test_growth_releases_hot_blocks,
+                     test_trim_backs_off_when_called_all_the_time);
 }
