@@ -90,8 +90,8 @@ PP_API size_t pp_reclaim(void)
  * again within twice the window) doubles the window each time, up to PAGEPOOL_DECAY_MS, and its
  * threshold is an eighth of the footprint. A pause longer than the window starts over. A program
  * that frees a big structure and trims gets it back at once either way. (stress-ng's default
- * malloc stressor, 1 000 000 ops: with 10 ms and 1 MiB throughout, 25 112 madvise calls and
- * 2.8 GiB refaulted, 709 ms; with this, 642 ms, tcmalloc 580, the same peak RSS; RESULTS.md,
+ * malloc stressor, 1 000 000 ops: with 10 ms and 1 MiB throughout, 25 296 madvise calls and
+ * 2.8 GiB refaulted, 790 ms; with this, 805 calls, 722 ms, the same peak RSS; RESULTS.md,
  * session 15.) */
 #define TRIM_MIN_BYTES ((size_t)1 << 20)
 #define TRIM_WINDOW_MS 10
