@@ -214,6 +214,30 @@ TEST_BEGIN(test_densest_region_first)
 }
 TEST_END
 
+TEST_BEGIN(test_run_fit_looks_past_the_densest_region)
+{
+    /* the denser region's free blocks of the orders a 20-page run looks at (16 and 8 pages) are
+     * alone between used pages; the sparser one has [33, 64) free after a 33-page run: the run
+     * lands there, at page 33, and does not split a fresh 32-page block at page 64 */
+    uintptr_t a, b;
+    two_regions(&a, &b);
+    pp_buddy_free_run(pool, a + 16 * PP_PAGE_SIZE, 16);
+    pp_buddy_free_run(pool, a + 40 * PP_PAGE_SIZE, 8);
+    pp_buddy_free_run(pool, b + 33 * PP_PAGE_SIZE, PP_REGION_PAGES - 33);
+    struct pp_region *ra = pp_region_of(a), *rb = pp_region_of(b);
+    expect_true(ra->nr_free < rb->nr_free, "the first region is the denser one");
+    uintptr_t fit = pp_buddy_alloc_run(pool, 20, 1, NULL);
+    expect_zu_eq(fit, b + 33 * PP_PAGE_SIZE, "the 20-page run fits the other region's free extent");
+    expect_true(valid(), "invariants");
+    pp_buddy_free_run(pool, fit, 20);
+    pp_buddy_free_run(pool, a, 16);
+    pp_buddy_free_run(pool, a + 32 * PP_PAGE_SIZE, 8);
+    pp_buddy_free_run(pool, a + 48 * PP_PAGE_SIZE, PP_REGION_PAGES - 48);
+    pp_buddy_free_run(pool, b, 33);
+    expect_zu_eq(pool->nr_free, 0, "all back");
+}
+TEST_END
+
 TEST_BEGIN(test_capture_after_merge)
 {
     /* a 4-page block freed as four order-0 pages is captured once it has coalesced to order 2 */
@@ -307,7 +331,7 @@ int main(void)
     pp_thread_init_once();
     pool = pp_pool_of(0);
     pp_opt.retain = 1l << 40;          /* the bank keeps everything: tests count regions */
-    return RUN_TESTS(test_densest_matches_scan, test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail, test_run_fits_a_tail, test_run_extends_into_free_pages,
+    return RUN_TESTS(test_densest_matches_scan, test_split_and_merge, test_random_order_frees_coalesce, test_run_trims_tail, test_run_fits_a_tail, test_run_fit_looks_past_the_densest_region, test_run_extends_into_free_pages,
                      test_aligned_run, test_lowest_region_first, test_densest_region_first, test_capture_after_merge,
                      test_capture_wrong_pool_or_order, test_map_failure_gives_null);
 }
