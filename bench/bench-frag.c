@@ -45,10 +45,9 @@ static void run_one(size_t S, double scale, uint64_t seed, struct res *r)
 	long *idx = bench_xmalloc(n * sizeof *idx);
 	long nfree = (long)((double)n * 0.968);
 	r->ideal = (long)((size_t)nfree * BLK / S);
-	long cap = r->ideal;
-	void **big = bench_xmalloc((cap + 1) * sizeof *big);
+	void **big = bench_xmalloc((r->ideal + 1) * sizeof *big);   /* + 1: never malloc(0) */
 	memset(idx, 0, n * sizeof *idx);
-	memset(big, 0, (cap + 1) * sizeof *big);
+	memset(big, 0, (r->ideal + 1) * sizeof *big);
 	for (long i = 0; i < n; i++) {
 		p[i] = bench_xmalloc(BLK);
 		bench_touch(p[i], BLK);
@@ -70,7 +69,7 @@ static void run_one(size_t S, double scale, uint64_t seed, struct res *r)
 	r->fit = r->reuse = 0;
 	bool within = true;                     /* no block has taken RSS over the budget yet */
 	double t_fit = bench_now();
-	for (long nb = 0; nb < cap; nb++) {
+	for (long nb = 0; nb < r->ideal; nb++) {
 		size_t before = bench_rss_anon();
 		void *b = bench_xmalloc(S);
 		bench_touch(b, S);

@@ -472,7 +472,25 @@ static bool take_range_locked(struct pp_pool *pool, struct pp_region *r, unsigne
     return all_cold;
 }
 
-static uintptr_t run_fit_region(struct pp_pool *pool, struct pp_region *r, unsigned n, unsigned order, unsigned k, bool *cold);
+/* The first of r's free blocks of order o (a few candidates) whose extent holds n pages: the run
+ * is taken there. */
+static uintptr_t run_fit_region(struct pp_pool *pool, struct pp_region *r, unsigned n, unsigned o, bool *cold)
+{
+    unsigned pi = r->head[o];
+    for (int t = 0; t < RUN_FIT_TRIES && pi != PP_NO_PAGE; t++, pi = r->link_next[pi]) {
+        if (!free_next_to(r, pi, o))
+            continue;                       /* alone between used pages: the extent is the block, < n */
+        unsigned end, s = extent_of(r, pi, n, &end);
+        if (end - s < n)
+            continue;
+        bool all_cold = take_range_locked(pool, r, s, n);
+        if (cold)
+            *cold = all_cold;
+        pp_assert_expensive(pp_buddy_is_valid(pool));
+        return pp_page_addr(r, s);
+    }
+    return 0;
+}
 
 static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order, bool *cold)
 {
@@ -481,37 +499,14 @@ static uintptr_t run_fit_locked(struct pp_pool *pool, unsigned n, unsigned order
         if (idx < 0)
             continue;
         /* the densest region first, then the others of its group of 64 */
-        const struct pp_pool_group *g = &pool->group[idx / 64];
-        uint64_t bits = g->bits[PP_MAP_HOT][order - k] & ~(1ull << (idx % 64));
-        for (long i = idx;;) {
-            uintptr_t b = run_fit_region(pool, pp_bank_region(pp_bank_of(pool->node), (uint32_t)i), n, order, k, cold);
-            if (b)
-                return b;
-            if (!bits)
-                break;
-            i = (idx / 64) * 64 + __builtin_ctzll(bits);
-            bits &= bits - 1;
-        }
-    }
-    return 0;
-}
-
-static uintptr_t run_fit_region(struct pp_pool *pool, struct pp_region *r, unsigned n, unsigned order, unsigned k, bool *cold)
-{
-    {
-        unsigned pi = r->head[order - k];
-        for (int t = 0; t < RUN_FIT_TRIES && pi != PP_NO_PAGE; t++, pi = r->link_next[pi]) {
-            if (!free_next_to(r, pi, order - k))
-                continue;                   /* alone between used pages: the extent is the block, < n */
-            unsigned end, s = extent_of(r, pi, n, &end);
-            if (end - s < n)
-                continue;
-            bool all_cold = take_range_locked(pool, r, s, n);
-            if (cold)
-                *cold = all_cold;
-            pp_assert_expensive(pp_buddy_is_valid(pool));
-            return pp_page_addr(r, s);
-        }
+        struct pp_bank *bank = pp_bank_of(pool->node);
+        uint32_t first = (uint32_t)idx / 64 * 64;
+        uintptr_t b = run_fit_region(pool, pp_bank_region(bank, (uint32_t)idx), n, order - k, cold);
+        for (uint64_t bits = pool->group[idx / 64].bits[PP_MAP_HOT][order - k] & ~(1ull << (idx % 64));
+             !b && bits; bits &= bits - 1)
+            b = run_fit_region(pool, pp_bank_region(bank, first + (uint32_t)__builtin_ctzll(bits)), n, order - k, cold);
+        if (b)
+            return b;
     }
     return 0;
 }

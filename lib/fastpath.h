@@ -61,32 +61,39 @@ PP_INLINE bool pp_slab_object_ok(const struct pp_slab *s, uintptr_t a)
     return (uint64_t)(a - s->start) * s->mul < s->limit && ((const uintptr_t *)a)[1] != (uintptr_t)s;
 }
 
+/* Free p, a valid object of slab s (pp_slab_object_ok said so): pushed on the slab's free list by
+ * its owner, down the remote path by any other thread. */
+PP_INLINE void pp_slab_free_object(struct pp_slab *s, void *p, const char *call)
+{
+    if (PP_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == pp_thread_self())) {
+        void **b = p;
+        b[0] = s->free;
+        b[1] = s;
+        s->free = b;
+        /* the count is stored after the link, as a release: a taker of stranded slabs that
+         * sees the new count sees the object on the free list too (slab.c). x86 keeps stores
+         * in order, so there only the compiler must be held (one instruction, not four) */
+#if defined(__x86_64__) || defined(__i386__)
+        atomic_signal_fence(memory_order_release);
+        if (PP_UNLIKELY(--s->left == 0))
+            pp_slab_local_slow(s);
+#else
+        uint32_t left = s->left - 1;
+        __atomic_store_n(&s->left, left, __ATOMIC_RELEASE);
+        if (PP_UNLIKELY(left == 0))
+            pp_slab_local_slow(s);
+#endif
+        return;
+    }
+    pp_slab_free_remote(s, p, call);
+}
+
 PP_INLINE void pp_free_fast(void *p, const char *call)
 {
     uintptr_t a = (uintptr_t)p;
     struct pp_slab *s = pp_slab_lookup(a);     /* the sentinel when a is not in a slab */
     if (PP_LIKELY(pp_slab_object_ok(s, a))) {
-        if (PP_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == pp_thread_self())) {
-            void **b = p;
-            b[0] = s->free;
-            b[1] = s;
-            s->free = b;
-            /* the count is stored after the link, as a release: a taker of stranded slabs that
-             * sees the new count sees the object on the free list too (slab.c). x86 keeps stores
-             * in order, so there only the compiler must be held (one instruction, not four) */
-#if defined(__x86_64__) || defined(__i386__)
-            atomic_signal_fence(memory_order_release);
-            if (PP_UNLIKELY(--s->left == 0))
-                pp_slab_local_slow(s);
-#else
-            uint32_t left = s->left - 1;
-            __atomic_store_n(&s->left, left, __ATOMIC_RELEASE);
-            if (PP_UNLIKELY(left == 0))
-                pp_slab_local_slow(s);
-#endif
-            return;
-        }
-        pp_slab_free_remote(s, p, call);
+        pp_slab_free_object(s, p, call);
         return;
     }
     pp_heap_free_generic(p, call);

@@ -338,12 +338,13 @@ static bool large_in_place(void *p, size_t size)
 }
 
 /* A valid small object is realloc'd without classify(): it stays when it still fits its class
- * (and would not shrink by more than half), else it moves, and the free of the old object goes
- * straight to the fast path, which knows its slab already. A string grown by small steps stays
- * on nearly every call: skipping classify() and the switch saved 32 instructions a call
- * (bench-realloc -s 0.1: 623.8 -> 560.1 M; RESULTS.md, session 7); a random-size realloc moves
- * on most calls, and classifying the old object twice (here, and again in free) cost two more
- * loads of the region's header and page state (bench-stressmalloc: RESULTS.md, session 15). */
+ * (and would not shrink by more than half), else it moves, and the old object is freed with the
+ * slab found here (pp_slab_free_object), not looked up and checked again. A string grown by
+ * small steps stays on nearly every call: skipping classify() and the switch saved 32
+ * instructions a call (bench-realloc -s 0.1: 623.8 -> 560.1 M; RESULTS.md, session 7); a
+ * random-size realloc moves on most calls, and classifying the old object twice (here, and
+ * again in free) cost two more loads of the region's header and page state
+ * (bench-stressmalloc: RESULTS.md, session 15). */
 void *pp_heap_realloc(void *p, size_t size, const char *call)
 {
     if (!p)
@@ -358,7 +359,7 @@ void *pp_heap_realloc(void *p, size_t size, const char *call)
         if (!q)
             return NULL;
         memcpy(q, p, have < size ? have : size);
-        pp_free_fast(p, call);
+        pp_slab_free_object(s, p, call);    /* checked above, still live */
         return q;
     }
     if (large_in_place(p, size))

@@ -35,6 +35,12 @@ static uint64_t excess_since[PP_MAX_NODES]; /* when the pool first held more tha
 static bool in_excess[PP_MAX_NODES];
 static uint64_t last_cache_decay_ms;
 
+/* A pool's hot free pages, read without its lock (a racy snapshot is all the callers need). */
+static size_t hot_pages(const struct pp_pool *pool)
+{
+    return __atomic_load_n(&pool->nr_free, __ATOMIC_RELAXED) - __atomic_load_n(&pool->nr_cold, __ATOMIC_RELAXED);
+}
+
 /* Release hot free blocks of a pool until at most keep_pages hot free pages remain. The pool lock is
  * dropped around each madvise, so allocation is never held up by a syscall. */
 size_t pp_reclaim_pool_hot(struct pp_pool *pool, size_t keep_pages)
@@ -79,7 +85,7 @@ size_t pp_reclaim_growth(struct pp_pool *pool, size_t bytes)
     if (done >= bytes || pp_opt.decay_ms < 0)
         return done;
     size_t want = (bytes - done) >> PP_PAGE_SHIFT, high = (size_t)pp_opt.high >> PP_PAGE_SHIFT;
-    size_t hot = __atomic_load_n(&pool->nr_free, __ATOMIC_RELAXED) - __atomic_load_n(&pool->nr_cold, __ATOMIC_RELAXED);
+    size_t hot = hot_pages(pool);
     if (hot <= high)
         return done;
     return done + pp_reclaim_pool_hot(pool, hot - high > want ? hot - want : high);
@@ -106,7 +112,7 @@ void pp_reclaim_tick(void)
     size_t high = (size_t)pp_opt.high >> PP_PAGE_SHIFT;
     for (unsigned n = 0; n < pp_nr_nodes; n++) {
         struct pp_pool *pool = pp_pool_of(n);
-        size_t hot = __atomic_load_n(&pool->nr_free, __ATOMIC_RELAXED) - __atomic_load_n(&pool->nr_cold, __ATOMIC_RELAXED);
+        size_t hot = hot_pages(pool);
         if (hot <= high) {
             in_excess[n] = false;
             continue;
@@ -169,7 +175,7 @@ static bool worth_decaying(void)
         return true;
     for (unsigned n = 0; n < pp_nr_nodes; n++) {
         struct pp_pool *pool = pp_pool_of(n);
-        if ((pool->nr_free - pool->nr_cold) << PP_PAGE_SHIFT > (size_t)pp_opt.high)
+        if (hot_pages(pool) << PP_PAGE_SHIFT > (size_t)pp_opt.high)
             return true;
     }
     return false;

@@ -164,39 +164,20 @@ static void double_free_small_interleaved(void)
     free(c);
 }
 
-static void realloc_after_free(void)
+static void realloc_after_free_sizes(size_t size, size_t new_size)
 {
-    void *p = malloc(200000);
+    void *p = malloc(size);
     free(p);
-    void *q = realloc(launder(p), 300000);
+    void *q = realloc(launder(p), new_size);
     free(q);
 }
 
-/* the two that realloc's in-place test for large blocks must not take for a block that fits */
-static void realloc_after_free_fits(void)
-{
-    void *p = malloc(200000);
-    free(p);
-    void *q = realloc(launder(p), 190000);
-    free(q);
-}
-
-/* a freed small object: realloc must not copy it out (a bigger class) nor keep it (the same) */
-static void realloc_after_free_small(void)
-{
-    void *p = malloc(100);
-    free(p);
-    void *q = realloc(launder(p), 1000);
-    free(q);
-}
-
-static void realloc_after_free_small_fits(void)
-{
-    void *p = malloc(100);
-    free(p);
-    void *q = realloc(launder(p), 90);
-    free(q);
-}
+/* a freed large block, to a size that moves it and (realloc's in-place test must not take it) to
+ * one that fits; a freed small object, to a bigger class (not copied out) and to the same (not kept) */
+static void realloc_after_free(void) { realloc_after_free_sizes(200000, 300000); }
+static void realloc_after_free_fits(void) { realloc_after_free_sizes(200000, 190000); }
+static void realloc_after_free_small(void) { realloc_after_free_sizes(100, 1000); }
+static void realloc_after_free_small_fits(void) { realloc_after_free_sizes(100, 90); }
 
 static void realloc_interior_large(void)
 {
